@@ -1,0 +1,54 @@
+"""Starting the bot process: Telegram polling (or the terminal chat) and the scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from bot.conversation import Conversation
+from bot.rasa_client import RasaClient
+from bot.telegram_channel import TelegramChannel, build_bot
+from bot.terminal_chat import chat
+from data.db import make_engine, make_sessionmaker
+from data.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def run(settings: Settings, *, terminal_patient: str | None = None) -> None:
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    token = settings.rasa_token.get_secret_value() if settings.rasa_token else None
+    rasa = RasaClient(settings.rasa_url, token, timeout=settings.rasa_timeout_seconds)
+    conversation = Conversation(
+        sessions=sessions,
+        rasa=rasa,
+        invite_ttl_days=settings.invite_ttl_days,
+        rasa_tracker_url=settings.rasa_tracker_url,
+    )
+    stop = asyncio.Event()
+    if settings.telegram_bot_token is not None:
+        # Polling stops cleanly between requests; the terminal chat just ends on Ctrl-C.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+
+    try:
+        if settings.telegram_bot_token is None:
+            if terminal_patient is None:
+                raise SystemExit("No TELEGRAM_BOT_TOKEN: use `coach chat` for the terminal chat.")
+            await chat(conversation, terminal_patient, stop)
+            return
+        bot = build_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base_url)
+        async with bot:
+            log.info("bot started as @%s", bot.username)
+            channel = TelegramChannel(bot, conversation, sessions)
+            await channel.run(stop)
+    finally:
+        await rasa.aclose()
+        engine.dispose()
+        log.info("bot stopped")

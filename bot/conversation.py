@@ -1,0 +1,234 @@
+"""What happens to each thing a patient sends, whatever the channel.
+
+Linking, consent and the crisis safety net are the bot's; everything else is
+Rasa's dialogue. The channel adapters (Telegram, terminal) only turn their
+updates into calls here and send back the replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import safety_net
+from bot.content import content, say
+from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.rendering import Button, Reply, from_rasa
+from data import erasure, invites, patients, rasa_tracker, safety_events
+from data.db import run_in_thread
+from data.models import Patient
+
+log = logging.getLogger(__name__)
+
+# Rasa payloads the bot forwards from buttons: an intent name, nothing else.
+_RASA_PAYLOAD = re.compile(r"^/[a-z_]{1,40}$")
+# Long messages are kept whole where a flow stores text, but the NLU reads the start.
+NLU_TEXT_LIMIT = 4000
+
+
+class RetryLater(Exception):
+    """The message could not be acted on yet; `replies` tell the patient so."""
+
+    def __init__(self, replies: list[Reply]):
+        super().__init__("retry later")
+        self.replies = replies
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who sent an update: a Telegram user, or the local terminal's patient."""
+
+    telegram_user_id: int | None = None
+    chat_id: int | None = None
+    patient_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PatientView:
+    id: str
+    sender_id: str
+    display_name: str
+    consented: bool
+
+
+class Conversation:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        rasa: RasaClient,
+        invite_ttl_days: int,
+        rasa_tracker_url: str,
+    ):
+        self._sessions = sessions
+        self._rasa = rasa
+        self._invite_ttl_days = invite_ttl_days
+        self._rasa_tracker_url = rasa_tracker_url
+
+    # --- entry points -------------------------------------------------------------
+
+    async def on_command(self, sender: Sender, command: str, argument: str, key: str) -> list[Reply]:
+        patient = await self._patient(sender)
+        if command == "start":
+            if patient is None:
+                return await self._link(sender, argument)
+            if not patient.consented:
+                return [self._consent_prompt(patient)]
+            return [Reply(say("already_linked"))] + await self._to_rasa(patient, "/greet", key)
+        if patient is None:
+            return [Reply(say("unlinked"))]
+        if command == "help":
+            return [Reply(say("help"))]
+        if command == "privacy":
+            return [Reply(say("privacy"))]
+        if command == "forget":
+            buttons = content()["forget_buttons"]
+            return [
+                Reply(
+                    say("forget_confirm"),
+                    (Button(buttons["confirm"], "bw:forget:yes"), Button(buttons["cancel"], "bw:forget:no")),
+                )
+            ]
+        # Unknown commands are read as text: "/stop it" is still a message.
+        return await self.on_text(sender, f"/{command} {argument}".strip(), key)
+
+    async def on_text(self, sender: Sender, text: str, key: str) -> list[Reply]:
+        patient = await self._patient(sender)
+        if patient is None:
+            return [Reply(say("unlinked"))]
+        detection = safety_net.detect(text)
+        if detection is not None:
+            return await self._crisis(patient, detection, key)
+        if not patient.consented:
+            return [self._consent_prompt(patient)]
+        # The patient's words go to Rasa as typed; "/intent" strings typed by hand
+        # are not honoured, so no one can forge a button by typing its payload.
+        message = text[:NLU_TEXT_LIMIT].lstrip("/") or "…"
+        return await self._to_rasa(patient, message, key)
+
+    async def on_button(self, sender: Sender, data: str, key: str) -> list[Reply]:
+        patient = await self._patient(sender)
+        if patient is None:
+            return [Reply(say("unlinked"))]
+        if data.startswith("bw:"):
+            return await self._bot_button(patient, data, key)
+        if not patient.consented:
+            return [self._consent_prompt(patient)]
+        if not _RASA_PAYLOAD.match(data):
+            return [Reply(say("button_expired"))]
+        return await self._to_rasa(patient, data, key)
+
+    async def on_other(self, sender: Sender) -> list[Reply]:
+        patient = await self._patient(sender)
+        return [Reply(say("unlinked" if patient is None else "not_text"))]
+
+    # --- steps --------------------------------------------------------------------
+
+    async def _patient(self, sender: Sender) -> PatientView | None:
+        def work(session: Session) -> PatientView | None:
+            if sender.patient_id is not None:
+                row = session.get(Patient, sender.patient_id)
+                row = None if row is None or row.erased_at else row
+            elif sender.telegram_user_id is not None:
+                row = patients.by_telegram_user(session=session, telegram_user_id=sender.telegram_user_id)
+            else:
+                row = None
+            if row is None:
+                return None
+            return PatientView(row.id, row.sender_id, row.display_name, row.consented_at is not None)
+
+        return await run_in_thread(self._sessions, work)
+
+    async def _link(self, sender: Sender, code: str) -> list[Reply]:
+        if not code or sender.telegram_user_id is None or sender.chat_id is None:
+            return [Reply(say("unlinked"))]
+
+        def work(session: Session) -> invites.LinkResult:
+            return invites.redeem(
+                session=session,
+                code=code,
+                telegram_user_id=sender.telegram_user_id,
+                telegram_chat_id=sender.chat_id,
+            )
+
+        result = await run_in_thread(self._sessions, work)
+        log.info("link attempt: %s", result.reason)
+        if result.reason == "already_linked":
+            return [Reply(say("invite_already_linked"))]
+        if not result.ok:
+            return [Reply(say("invite_refused"))]
+        patient = await self._patient(sender)
+        assert patient is not None
+        return [self._consent_prompt(patient)]
+
+    def _consent_prompt(self, patient: PatientView) -> Reply:
+        buttons = content()["consent_buttons"]
+        return Reply(
+            say("consent", name=patient.display_name),
+            (Button(buttons["agree"], "bw:consent:yes"), Button(buttons["decline"], "bw:consent:no")),
+        )
+
+    async def _bot_button(self, patient: PatientView, data: str, key: str) -> list[Reply]:
+        if data == "bw:consent:yes":
+            if patient.consented:
+                return []
+
+            def consent(session: Session) -> None:
+                patients.record_consent(session=session, patient_id=patient.id)
+
+            await run_in_thread(self._sessions, consent)
+            return [Reply(say("consent_thanks"))] + await self._to_rasa(patient, "/greet", key)
+        if data == "bw:consent:no":
+            return [Reply(say("consent_declined"))]
+        if data == "bw:forget:yes":
+            await self._forget(patient)
+            return [Reply(say("forget_done"))]
+        if data == "bw:forget:no":
+            return [Reply(say("forget_cancelled"))]
+        return [Reply(say("button_expired"))]
+
+    async def _forget(self, patient: PatientView) -> None:
+        def work(session: Session) -> str | None:
+            return erasure.erase_patient(session=session, patient_id=patient.id)
+
+        old_sender = await run_in_thread(self._sessions, work)
+        if old_sender:
+            await asyncio.to_thread(rasa_tracker.erase_conversation, self._rasa_tracker_url, old_sender)
+        log.info("patient erased their data")
+
+    async def _to_rasa(self, patient: PatientView, text: str, key: str, **extra: str) -> list[Reply]:
+        metadata = {"bw_message_id": key, **extra}
+        try:
+            messages = await self._rasa.send(patient.sender_id, text, metadata)
+        except RasaUnavailable:
+            raise RetryLater([Reply(say("unavailable"))]) from None
+        return from_rasa(messages)
+
+    async def _crisis(self, patient: PatientView, detection: safety_net.Detection, key: str) -> list[Reply]:
+        log.warning("safety net: crisis language detected (%s)", detection.category)
+        try:
+            # Rasa hears the intent, not the words: its flow is suspended and its
+            # action answers with the clinic's resources.
+            return await self._to_rasa(patient, "/crisis", key, bw_detected_by="safety_net")
+        except RetryLater:
+            pass
+
+        def work(session: Session) -> list[str]:
+            row = session.get(Patient, patient.id)
+            assert row is not None
+            safety_events.record_event(
+                session=session,
+                patient_id=patient.id,
+                kind="crisis",
+                detected_by="safety_net",
+                dedupe_key=f"crisis:{patient.sender_id}:{key}",
+            )
+            return list(patients.clinic_of(session=session, patient=row).crisis_resources)
+
+        resources = await run_in_thread(self._sessions, work)
+        lines = "\n".join(f"• {r}" for r in resources)
+        return [Reply(say("crisis_fallback", resources=lines))]

@@ -1,0 +1,61 @@
+"""One small client for the Rasa server: the REST channel and the HTTP API."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+
+class RasaUnavailable(Exception):
+    """Rasa (or the action server behind it) did not answer usefully."""
+
+
+class RasaClient:
+    def __init__(self, base_url: str, token: str | None, timeout: float = 20.0):
+        self._token = token
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def send(
+        self, sender_id: str, text: str, metadata: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """A patient's message through the REST channel; returns Rasa's replies."""
+        body = {"sender": sender_id, "message": text, "metadata": metadata or {}}
+        return await self._post("/webhooks/rest/webhook", body, authed=False)
+
+    async def trigger_intent(
+        self, sender_id: str, intent: str, entities: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """An external event (a scheduled check-in); returns the bot's messages."""
+        body = {"name": intent, "entities": entities or {}}
+        result = await self._post(
+            f"/conversations/{sender_id}/trigger_intent?output_channel=latest", body, authed=True
+        )
+        return list(result.get("messages") or []) if isinstance(result, dict) else []
+
+    async def healthy(self) -> bool:
+        try:
+            response = await self._http.get("/")
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def _post(self, path: str, body: dict[str, Any], *, authed: bool) -> Any:
+        # The token travels as a query parameter (Rasa's way); it never reaches a log
+        # because errors below are logged by path and status only.
+        params = {"token": self._token} if authed and self._token else None
+        try:
+            response = await self._http.post(path, json=body, params=params)
+        except httpx.HTTPError as exc:
+            log.warning("rasa unreachable on %s: %s", path.split("?")[0], type(exc).__name__)
+            raise RasaUnavailable from None
+        if response.status_code != 200:
+            log.warning("rasa answered %s on %s", response.status_code, path.split("?")[0])
+            raise RasaUnavailable
+        return response.json()

@@ -1,0 +1,177 @@
+"""Telegram: a durable polling loop, one router for every kind of update, sending.
+
+python-telegram-bot's Updater confirms updates to Telegram as soon as it has
+fetched them (the offset lives in memory), so a crash between fetching and
+handling loses the patient's message. Here each batch is written to the inbox
+first, and only then confirmed by asking for the next offset; handling reads
+from the inbox and retries with back-off when Rasa is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
+from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import HTTPXRequest
+
+from bot.content import say
+from bot.conversation import Conversation, RetryLater, Sender
+from bot.rendering import Reply, split_text, telegram_markup
+from data import inbox
+from data.db import run_in_thread
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT = 25
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "channel_post", "my_chat_member"]
+
+
+def build_bot(token: str, api_base_url: str) -> ExtBot:
+    return ExtBot(
+        token,
+        base_url=f"{api_base_url}/bot",
+        base_file_url=f"{api_base_url}/file/bot",
+        request=HTTPXRequest(connection_pool_size=16),
+        # Long polling holds the request open for POLL_TIMEOUT seconds.
+        get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT + 15),
+        rate_limiter=AIORateLimiter(max_retries=3),
+    )
+
+
+class TelegramChannel:
+    def __init__(self, bot: ExtBot, conversation: Conversation, sessions: sessionmaker[Session]):
+        self.bot = bot
+        self._conversation = conversation
+        self._sessions = sessions
+
+    # --- polling -----------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        offset = await run_in_thread(self._sessions, lambda s: inbox.next_offset(session=s))
+        await self.process_due()  # what a previous run stored but never finished
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+                )
+                backoff = 1.0
+            except Conflict:
+                log.error("another bot instance is polling with this token; waiting")
+                await _sleep_or_stop(stop, 30)
+                continue
+            except (NetworkError, TelegramError) as exc:
+                log.warning("polling failed (%s); retrying in %.0fs", type(exc).__name__, backoff)
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 60)
+                continue
+            if updates:
+                payloads = [u.to_dict() for u in updates]
+                await run_in_thread(self._sessions, lambda s: inbox.store(session=s, updates=payloads))
+                # Stored durably: only now may the next request confirm them.
+                offset = updates[-1].update_id + 1
+            await self.process_due()
+
+    async def process_due(self) -> None:
+        while True:
+            batch = await run_in_thread(self._sessions, lambda s: inbox.due(session=s))
+            if not batch:
+                return
+            for update_id, payload, attempts in batch:
+                await self._process_one(update_id, payload, attempts)
+            if len(batch) < 100:
+                return
+
+    async def _process_one(self, update_id: int, payload: dict[str, Any], attempts: int) -> None:
+        try:
+            update = Update.de_json(payload, self.bot)
+            await self.handle(update, first_attempt=attempts == 0)
+        except RetryLater:
+            retried = await run_in_thread(
+                self._sessions, lambda s: inbox.mark_retry(session=s, update_id=update_id)
+            )
+            log.warning("update %s deferred (will retry: %s)", update_id, retried)
+            return
+        except Exception:
+            log.exception("update %s failed", update_id)
+        await run_in_thread(self._sessions, lambda s: inbox.mark_done(session=s, update_id=update_id))
+
+    # --- routing: every kind of update, in one place ----------------------------------
+
+    async def handle(self, update: Update, first_attempt: bool = True) -> None:
+        key = f"tg{update.update_id}"
+        chat = update.effective_chat
+        user = update.effective_user
+        # Bridgework is one-to-one: groups and channels never see therapy talk.
+        if chat is None or user is None or chat.type != ChatType.PRIVATE or user.is_bot:
+            return
+        sender = Sender(telegram_user_id=user.id, chat_id=chat.id)
+
+        try:
+            if update.callback_query is not None:
+                replies = await self._on_callback(update, sender, key)
+            elif update.message is None:
+                return  # edits and membership changes are ignored by design
+            elif update.message.text is not None:
+                replies = await self._on_message_text(update.message.text, update, sender, key)
+            else:
+                replies = await self._conversation.on_other(sender)
+        except RetryLater as deferred:
+            if first_attempt:
+                await self.send(chat.id, deferred.replies)
+            raise
+        except Exception:
+            await self.send(chat.id, [Reply(say("error"))])
+            raise
+        await self.send(chat.id, replies)
+
+    async def _on_callback(self, update: Update, sender: Sender, key: str) -> list[Reply]:
+        query = update.callback_query
+        assert query is not None
+        try:
+            await query.answer()
+            # One press per keyboard: the buttons go once used.
+            if query.message is not None:
+                await query.edit_message_reply_markup(reply_markup=None)
+        except BadRequest as exc:
+            log.info("callback housekeeping failed: %s", exc.message)
+        return await self._conversation.on_button(sender, query.data or "", key)
+
+    async def _on_message_text(self, text: str, update: Update, sender: Sender, key: str) -> list[Reply]:
+        message = update.message
+        assert message is not None
+        if text.startswith("/") and message.entities and message.entities[0].type == "bot_command":
+            command, _, argument = text[1:].partition(" ")
+            command = command.split("@", 1)[0].lower()
+            return await self._conversation.on_command(sender, command, argument.strip(), key)
+        return await self._conversation.on_text(sender, text, key)
+
+    # --- sending ----------------------------------------------------------------------
+
+    async def send(self, chat_id: int, replies: list[Reply]) -> None:
+        for reply in replies:
+            parts = split_text(reply.text)
+            for i, part in enumerate(parts):
+                markup = telegram_markup(reply) if i == len(parts) - 1 else None
+                try:
+                    await self.bot.send_message(
+                        chat_id, part, reply_markup=markup, protect_content=True
+                    )
+                except Forbidden:
+                    log.info("patient has blocked the bot; message not delivered")
+                    return
+                except BadRequest as exc:
+                    log.error("telegram refused a message: %s", exc.message)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass

@@ -1,0 +1,1 @@
+"""The `coach` command and the process supervisor behind `make run`."""

@@ -1,0 +1,185 @@
+"""`coach`: the one command-line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import datetime as dt
+import io
+import json
+import sys
+
+from data.settings import get_settings
+
+
+def _sessions():
+    from data.db import make_engine, make_sessionmaker
+
+    return make_sessionmaker(make_engine(get_settings().database_url))
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from data.care_plans import apply_plan
+    from data.db import transaction
+    from data.plan_schema import PlanError, load_plan
+
+    try:
+        plan = load_plan(args.file)
+    except PlanError as error:
+        print(f"{args.file}: {len(error.problems)} problem(s); nothing was written.", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    if args.action == "validate":
+        tasks = sum(len(p.tasks) for p in plan.patients)
+        print(f"{args.file}: valid ({len(plan.patients)} patient(s), {tasks} task(s))")
+        return 0
+    with transaction(_sessions()) as session:
+        changes = apply_plan(plan, session=session, invite_ttl_days=get_settings().invite_ttl_days)
+    if not changes:
+        print("No changes: the database already matches the plan.")
+    for change in changes:
+        print(change)
+    return 0
+
+
+def _since(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise SystemExit(f"--since wants a date like 2026-11-30, not {value!r}") from None
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from data.db import transaction
+    from data.report import build_report
+
+    with transaction(_sessions()) as session:
+        report = build_report(session=session, patient_id=args.patient, since=_since(args.since))
+    if args.patient and not report:
+        print(f"No patient with id {args.patient!r}.", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0
+    if args.format == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["patient_id", "task_id", "due_at", "status", "reported_at", "helpfulness", "difficulty"])
+        for patient in report:
+            for c in patient["checkins"]:
+                writer.writerow([patient["patient_id"], c["task_id"], c["due_at"], c["status"],
+                                 c["reported_at"], c["helpfulness"], c["difficulty"]])
+        sys.stdout.write(out.getvalue())
+        return 0
+    print("The png report is not built yet; use --format json or csv.", file=sys.stderr)
+    return 2
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    from data.db import transaction
+    from data.invites import issue_invite
+    from data.models import Patient
+
+    settings = get_settings()
+    with transaction(_sessions()) as session:
+        patient = session.get(Patient, args.patient_id)
+        if patient is None:
+            print(f"No patient with id {args.patient_id!r}.", file=sys.stderr)
+            return 1
+        patient.erased_at = None  # a new invite lets a patient who left come back
+        code = issue_invite(session=session, patient_id=patient.id, ttl_days=settings.invite_ttl_days)
+    print(f"Invite code for {args.patient_id}: {code}")
+    print(f"Link: https://t.me/<your bot's username>?start={code.replace('-', '')}")
+    print(f"Valid for {settings.invite_ttl_days} days, once. Earlier codes no longer work.")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from data.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    print("Database is at the newest schema.")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot import app
+    from bot.logging_setup import configure
+
+    settings = get_settings()
+    configure(settings.log_level)
+    asyncio.run(app.run(settings))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot import app
+    from bot.logging_setup import configure
+
+    settings = get_settings()
+    configure("WARNING")
+    asyncio.run(app.run(settings.model_copy(update={"telegram_bot_token": None}), terminal_patient=args.patient))
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from coach.supervisor import up
+
+    return up(demo=not args.no_demo)
+
+
+def cmd_nudges(args: argparse.Namespace) -> int:
+    print("Nudge planning is not built yet (issue 4).", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coach", description="Bridgework: a CBT homework coach.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    plan = sub.add_parser("plan", help="validate or apply a care-plan file")
+    plan.add_argument("action", choices=["validate", "apply"])
+    plan.add_argument("file")
+    plan.set_defaults(func=cmd_plan)
+
+    report = sub.add_parser("report", help="the therapist's review")
+    report.add_argument("--patient")
+    report.add_argument("--since", help="a date, YYYY-MM-DD")
+    report.add_argument("--format", choices=["json", "csv", "png"], default="json")
+    report.set_defaults(func=cmd_report)
+
+    nudges = sub.add_parser("nudges", help="upcoming nudges")
+    nudges.add_argument("--patient")
+    nudges.add_argument("--limit", type=int, default=20)
+    nudges.set_defaults(func=cmd_nudges)
+
+    invite = sub.add_parser("invite", help="a fresh single-use invite code")
+    invite.add_argument("patient_id")
+    invite.set_defaults(func=cmd_invite)
+
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+    db.set_defaults(func=cmd_db)
+
+    sub.add_parser("run", help="the bot (Telegram polling) and the scheduler").set_defaults(func=cmd_run)
+    chat = sub.add_parser("chat", help="the terminal chat, as a patient (Rasa must be running)")
+    chat.add_argument("--patient", default="p-001")
+    chat.set_defaults(func=cmd_chat)
+    up = sub.add_parser("up", help="everything, as `make run` does")
+    up.add_argument("--no-demo", action="store_true", help="don't apply the demo care plan")
+    up.set_defaults(func=cmd_up)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

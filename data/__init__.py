@@ -1,0 +1,1 @@
+"""Bridgework's data: models, migrations, schemas, queries and content."""

@@ -1,0 +1,87 @@
+"""Engines and sessions: the same code on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever spelling the operator chose."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # Several processes share the file: WAL lets readers run beside the writer,
+    # and foreign keys are off by default in SQLite.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+T = TypeVar("T")
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One session, committed on success and rolled back on any error."""
+    with factory() as session, session.begin():
+        yield session
+
+
+def insert_once(session: Session, model: type, values: dict, key: str) -> tuple[object, bool]:
+    """Insert a row unless one with the same unique `key` column exists.
+
+    Returns (row, created). Race-free on both backends: the database decides.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    column = getattr(model, key)
+    inserted = session.execute(
+        insert(model).values(**values).on_conflict_do_nothing(index_elements=[key]).returning(column)
+    ).first()
+    row = session.scalar(select(model).where(column == values[key]))
+    return row, inserted is not None
+
+
+def _run_in_transaction(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    with transaction(factory) as session:
+        return work(session)
+
+
+async def run_in_thread(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    """Run `work(session)` in one transaction on a worker thread.
+
+    The async servers (bot, action server) must not block their event loop on
+    synchronous database I/O.
+    """
+    return await asyncio.to_thread(_run_in_transaction, factory, work)

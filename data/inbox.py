@@ -1,0 +1,68 @@
+"""The durable inbox: Telegram updates are stored before Telegram is told we have them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from data.db import insert_once
+from data.models import InboxUpdate, utcnow
+
+MAX_ATTEMPTS = 8
+
+
+def store(*, session: Session, updates: list[dict[str, Any]]) -> int:
+    """Keep each update once (Telegram may send it again); returns how many were new."""
+    new = 0
+    for update in updates:
+        _, created = insert_once(
+            session,
+            InboxUpdate,
+            {"update_id": update["update_id"], "payload": update, "received_at": utcnow(), "attempts": 0},
+            "update_id",
+        )
+        new += created
+    return new
+
+
+def next_offset(*, session: Session) -> int | None:
+    highest = session.scalar(select(func.max(InboxUpdate.update_id)))
+    return None if highest is None else highest + 1
+
+
+def due(*, session: Session, limit: int = 100) -> list[tuple[int, dict[str, Any], int]]:
+    now = utcnow()
+    rows = session.scalars(
+        select(InboxUpdate)
+        .where(
+            InboxUpdate.processed_at.is_(None),
+            or_(InboxUpdate.next_attempt_at.is_(None), InboxUpdate.next_attempt_at <= now),
+        )
+        .order_by(InboxUpdate.update_id)
+        .limit(limit)
+    )
+    return [(r.update_id, r.payload or {}, r.attempts) for r in rows]
+
+
+def mark_done(*, session: Session, update_id: int) -> None:
+    row = session.get(InboxUpdate, update_id)
+    if row is not None:
+        row.processed_at = utcnow()
+        row.payload = None  # the message text is not kept once acted on
+
+
+def mark_retry(*, session: Session, update_id: int) -> bool:
+    """Schedule another attempt with back-off; False when giving up."""
+    row = session.get(InboxUpdate, update_id)
+    if row is None:
+        return False
+    row.attempts += 1
+    if row.attempts >= MAX_ATTEMPTS:
+        row.processed_at = utcnow()
+        row.payload = None
+        return False
+    row.next_attempt_at = utcnow() + dt.timedelta(seconds=min(15 * 2 ** (row.attempts - 1), 600))
+    return True

@@ -1,0 +1,21 @@
+"""Content a clinic can adapt without code: task templates, and later barrier scripts."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LIBRARY_DIR = Path(__file__).resolve().parent
+
+
+@lru_cache(maxsize=None)
+def load(name: str) -> dict[str, Any]:
+    with (LIBRARY_DIR / f"{name}.yml").open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}
+
+
+def task_templates() -> dict[str, dict[str, Any]]:
+    return load("tasks")["templates"]

@@ -1,0 +1,42 @@
+"""Looking patients and their tasks up, by the ids each process knows them by."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from data.models import Assignment, Clinic, Patient, utcnow
+
+
+def by_telegram_user(*, session: Session, telegram_user_id: int) -> Patient | None:
+    return session.scalar(
+        select(Patient).where(
+            Patient.telegram_user_id == telegram_user_id, Patient.erased_at.is_(None)
+        )
+    )
+
+
+def by_sender(*, session: Session, sender_id: str) -> Patient | None:
+    return session.scalar(
+        select(Patient).where(Patient.sender_id == sender_id, Patient.erased_at.is_(None))
+    )
+
+
+def active_tasks(*, session: Session, patient_id: str) -> list[Assignment]:
+    return list(
+        session.scalars(
+            select(Assignment)
+            .where(Assignment.patient_id == patient_id, Assignment.active.is_(True))
+            .order_by(Assignment.id)
+        )
+    )
+
+
+def clinic_of(*, session: Session, patient: Patient) -> Clinic:
+    return patient.therapist.clinic
+
+
+def record_consent(*, session: Session, patient_id: str) -> None:
+    patient = session.get(Patient, patient_id)
+    if patient is not None and patient.consented_at is None:
+        patient.consented_at = utcnow()

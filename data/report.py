@@ -1,0 +1,99 @@
+"""The therapist's review: one object per patient, in the contract's shape."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from data.models import Assignment, Barrier, CheckIn, Patient, SafetyEvent
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def completion_rate(statuses: list[str]) -> float | None:
+    """Done counts whole, partly done half; None before any check-in."""
+    if not statuses:
+        return None
+    score = sum(1.0 if s == "done" else 0.5 if s == "partial" else 0.0 for s in statuses)
+    return round(score / len(statuses), 3)
+
+
+def patient_report(
+    *, session: Session, patient: Patient, since: dt.datetime | None = None
+) -> dict[str, Any]:
+    tasks = list(
+        session.scalars(
+            select(Assignment).where(Assignment.patient_id == patient.id).order_by(Assignment.id)
+        )
+    )
+    task_ids = {t.id: t.task_id for t in tasks}
+
+    checkin_q = select(CheckIn).where(CheckIn.assignment_id.in_(task_ids)).order_by(CheckIn.id)
+    barrier_q = select(Barrier).where(Barrier.patient_id == patient.id).order_by(Barrier.id)
+    event_q = (
+        select(SafetyEvent).where(SafetyEvent.patient_id == patient.id).order_by(SafetyEvent.id)
+    )
+    if since is not None:
+        checkin_q = checkin_q.where(CheckIn.reported_at >= since)
+        barrier_q = barrier_q.where(Barrier.at >= since)
+        event_q = event_q.where(SafetyEvent.at >= since)
+    checkins = list(session.scalars(checkin_q))
+    events = list(session.scalars(event_q))
+
+    return {
+        "patient_id": patient.id,
+        "therapist_id": patient.therapist_id,
+        "erased": patient.erased_at is not None,
+        "tasks": [
+            {"id": t.task_id, "title": t.title, "schedule": t.schedule, "active": t.active}
+            for t in tasks
+        ],
+        "checkins": [
+            {
+                "task_id": task_ids[c.assignment_id],
+                "due_at": _iso(c.due_at),
+                "status": c.status,
+                "reported_at": _iso(c.reported_at),
+                "helpfulness": c.helpfulness,
+                "difficulty": c.difficulty,
+                # Only what the patient agreed to share reaches the therapist.
+                "reflection": c.reflection if c.reflection_shared else None,
+            }
+            for c in checkins
+        ],
+        "barriers": [
+            {
+                "category": b.category,
+                "words": b.words,
+                "plan": b.plan,
+                "at": _iso(b.at),
+                "task_id": task_ids.get(b.assignment_id) if b.assignment_id else None,
+            }
+            for b in session.scalars(barrier_q)
+        ],
+        "resistance": [{"at": _iso(e.at), "words": e.words} for e in events if e.kind == "resistance"],
+        "crisis": [
+            {
+                "at": _iso(e.at),
+                "detected_by": e.detected_by,
+                "therapist_notified_at": _iso(e.therapist_notified_at),
+            }
+            for e in events
+            if e.kind == "crisis"
+        ],
+        "completion_rate": completion_rate([c.status for c in checkins]),
+    }
+
+
+def build_report(
+    *, session: Session, patient_id: str | None = None, since: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    query = select(Patient).order_by(Patient.id)
+    if patient_id is not None:
+        query = query.where(Patient.id == patient_id)
+    return [patient_report(session=session, patient=p, since=since) for p in session.scalars(query)]

@@ -1,0 +1,108 @@
+"""The bot's own steps (linking, consent, safety net, failures) on a real database.
+
+Rasa is pointed at a closed port: a real connection failure, not a mock.
+"""
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.conversation import Conversation, RetryLater, Sender
+from bot.rasa_client import RasaClient
+from data.care_plans import apply_plan
+from data.db import transaction
+from data.models import InboxUpdate, Patient, SafetyEvent
+from data.plan_schema import load_plan
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def conversation(sessions, tmp_path):
+    with transaction(sessions) as session:
+        apply_plan(load_plan(FIXTURES / "plan.yml"), session=session, invite_ttl_days=14)
+    rasa = RasaClient(f"http://127.0.0.1:{_closed_port()}", "t", timeout=2)
+    return Conversation(
+        sessions=sessions, rasa=rasa, invite_ttl_days=14, rasa_tracker_url=f"sqlite:///{tmp_path / 't.db'}"
+    )
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_unknown_user_gets_one_kind_message_and_nothing_is_stored(conversation, sessions):
+    stranger = Sender(telegram_user_id=999, chat_id=999)
+    [reply] = run(conversation.on_text(stranger, "hello?", "k1"))
+    assert "ask your therapist for your invite link" in reply.text
+    [reply] = run(conversation.on_command(stranger, "start", "WRONG-CODE", "k2"))
+    assert "doesn't work" in reply.text
+    with sessions() as session:
+        assert session.scalar(select(func.count(Patient.id)).where(Patient.telegram_user_id == 999)) == 0
+        assert session.scalar(select(func.count(InboxUpdate.update_id))) == 0
+
+
+def test_link_then_consent_gates_rasa(conversation, sessions):
+    alex = Sender(telegram_user_id=100, chat_id=100)
+    [consent] = run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
+    assert "Hi Alex" in consent.text and [b.payload for b in consent.buttons] == ["bw:consent:yes", "bw:consent:no"]
+    # Before consent nothing reaches Rasa (which is down here, so that would fail).
+    [again] = run(conversation.on_text(alex, "i did it", "k2"))
+    assert again.buttons == consent.buttons
+    [declined] = run(conversation.on_button(alex, "bw:consent:no", "k3"))
+    assert "Nothing more is stored" in declined.text
+    with sessions() as session:
+        assert session.get(Patient, "p-100").consented_at is None
+    # Consent is recorded even though Rasa then fails; the patient is told kindly.
+    with pytest.raises(RetryLater) as deferred:
+        run(conversation.on_button(alex, "bw:consent:yes", "k4"))
+    assert "I've kept your message" in deferred.value.replies[0].text
+    with sessions() as session:
+        assert session.get(Patient, "p-100").consented_at is not None
+
+
+def test_forged_buttons_and_typed_payloads_are_refused(conversation, sessions):
+    alex = Sender(telegram_user_id=100, chat_id=100)
+    run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
+    with pytest.raises(RetryLater):
+        run(conversation.on_button(alex, "bw:consent:yes", "k2"))
+    [reply] = run(conversation.on_button(alex, '/report_done{"task_id":"walk"}', "k3"))
+    assert "expired" in reply.text
+    [reply] = run(conversation.on_button(alex, "bw:forget:maybe", "k4"))
+    assert "expired" in reply.text
+
+
+def test_crisis_resources_reach_the_patient_even_with_rasa_down(conversation, sessions):
+    alex = Sender(telegram_user_id=100, chat_id=100)
+    run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
+    # Even before consent: safety comes first.
+    [reply] = run(conversation.on_text(alex, "i want to kill myself", "k2"))
+    assert "Test crisis line: 0000 000 000" in reply.text
+    assert "isn't watched around the clock" in reply.text
+    with sessions() as session:
+        event = session.scalar(select(SafetyEvent))
+        assert event.kind == "crisis" and event.detected_by == "safety_net" and event.words is None
+
+
+def test_forget_erases_and_unlinks(conversation, sessions):
+    alex = Sender(telegram_user_id=100, chat_id=100)
+    run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
+    [confirm] = run(conversation.on_command(alex, "forget", "", "k2"))
+    assert [b.payload for b in confirm.buttons] == ["bw:forget:yes", "bw:forget:no"]
+    [kept] = run(conversation.on_button(alex, "bw:forget:no", "k3"))
+    assert "nothing has been erased" in kept.text
+    [done] = run(conversation.on_button(alex, "bw:forget:yes", "k4"))
+    assert "erased" in done.text
+    with sessions() as session:
+        assert session.get(Patient, "p-100").telegram_user_id is None
+    [after] = run(conversation.on_text(alex, "hello", "k5"))
+    assert "invite link" in after.text

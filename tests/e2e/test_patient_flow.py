@@ -1,0 +1,100 @@
+"""A patient's first conversation, through Telegram's API, end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+PATIENT = 731904  # an invented Telegram user id
+STRANGER = 731977
+
+
+def texts(messages: list[dict]) -> list[str]:
+    return [m["text"] for m in messages]
+
+
+def test_a_stranger_is_turned_away_kindly(stack):
+    stack.api.send_text(STRANGER, "hello is anyone there")
+    [reply] = stack.api.wait_for_sent(STRANGER, 1)
+    assert "ask your therapist for your invite link" in reply["text"]
+    stack.api.send_text(STRANGER, "/start NOT-A-CODE")
+    replies = stack.api.wait_for_sent(STRANGER, 2)
+    assert "doesn't work" in replies[1]["text"]
+    report = json.loads(stack.coach("report", "--format", "json").stdout)
+    assert all(r["checkins"] == [] for r in report)
+
+
+def test_patient_links_consents_and_checks_in(stack):
+    api = stack.api
+    api.send_text(PATIENT, "/start TEST-CODE-100")
+    [consent] = api.wait_for_sent(PATIENT, 1)
+    assert "Hi Alex" in consent["text"] and "not a therapist" in consent["text"]
+    buttons = consent["reply_markup"]["inline_keyboard"]
+    assert [row[0]["callback_data"] for row in buttons] == ["bw:consent:yes", "bw:consent:no"]
+
+    api.press_button(PATIENT, consent["message_id"], "bw:consent:yes")
+    after_consent = api.wait_for_sent(PATIENT, 3)
+    assert "Thank you" in after_consent[1]["text"]
+    greeting = after_consent[2]
+    assert "homework coach" in greeting["text"]
+    payloads = [row[0]["callback_data"] for row in greeting["reply_markup"]["inline_keyboard"]]
+    assert "/report_done" in payloads
+
+    api.send_text(PATIENT, "I did my thought record")
+    replies = api.wait_for_sent(PATIENT, 5)
+    assert "thought record" in replies[3]["text"] and "done" in replies[3]["text"]
+    assert "anything else" in replies[4]["text"].lower()
+    # Every message about tasks is protected from forwarding and saving.
+    assert all(m["protect_content"] for m in replies)
+
+    [alex] = json.loads(stack.coach("report", "--patient", "p-100", "--format", "json").stdout)
+    assert [(c["task_id"], c["status"]) for c in alex["checkins"]] == [("thought-record", "done")]
+    assert alex["completion_rate"] == 1.0
+
+
+def test_buttons_work_and_rationale_is_the_therapists(stack):
+    api = stack.api
+    before = len(api.sent(PATIENT))
+    api.send_text(PATIENT, "why do I have to do this?")
+    [reply] = api.wait_for_sent(PATIENT, before + 1)[before:]
+    assert "Writing the thought down slows it" in reply["text"]
+
+    api.send_text(PATIENT, "hi")
+    greeting = api.wait_for_sent(PATIENT, before + 2)[-1]
+    api.press_button(PATIENT, greeting["message_id"], "/report_partial")
+    replies = api.wait_for_sent(PATIENT, before + 4)
+    assert "partly done" in replies[before + 2]["text"]
+    # The pressed keyboard is removed, so it can't be pressed twice.
+    assert api.sent(PATIENT)[before + 1]["reply_markup"] is None
+    [alex] = json.loads(stack.coach("report", "--patient", "p-100", "--format", "json").stdout)
+    assert [c["status"] for c in alex["checkins"]] == ["done", "partial"]
+
+
+def test_crisis_language_gets_resources_at_once(stack):
+    api = stack.api
+    before = len(api.sent(PATIENT))
+    api.send_text(PATIENT, "honestly everyone would be better off without me")
+    replies = api.wait_for_sent(PATIENT, before + 3)[before:]
+    joined = "\n".join(texts(replies))
+    assert "Test crisis line: 0000 000 000" in joined
+    assert "isn't watched around the clock" in joined
+    [alex] = json.loads(stack.coach("report", "--patient", "p-100", "--format", "json").stdout)
+    assert [c["detected_by"] for c in alex["crisis"]] == ["safety_net"]
+
+
+def test_no_private_words_ids_or_tokens_in_any_log(stack):
+    logs = stack.logs()
+    assert "bot started" in logs  # the logs are really there
+    for secret in (
+        "I did my thought record",
+        "better off without me",
+        "why do I have to do this",
+        str(PATIENT),
+        "Alex",
+        stack.settings.rasa_token.get_secret_value(),
+        "AAtest-token-for-the-loopback-server0",
+    ):
+        assert secret not in logs, f"{secret!r} leaked into a log"

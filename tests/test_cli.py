@@ -1,0 +1,55 @@
+"""The `coach` command, run as an operator would, against a real database."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def coach(db_url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": db_url}
+    return subprocess.run(
+        [sys.executable, "-m", "coach.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_validate_lists_every_problem_and_writes_nothing(db_url, tmp_path):
+    raw = yaml.safe_load((FIXTURES / "plan.yml").read_text())
+    del raw["patients"][0]["tasks"][0]["rationale"]
+    raw["patients"][1]["timezone"] = "Nowhere/Town"
+    bad = tmp_path / "bad.yml"
+    bad.write_text(yaml.safe_dump(raw))
+    for action in ("validate", "apply"):
+        result = coach(db_url, "plan", action, str(bad))
+        assert result.returncode == 1
+        assert "patients[0].tasks[0].rationale: field required" in result.stderr
+        assert "patients[1].timezone: unknown timezone 'Nowhere/Town'" in result.stderr
+        assert "nothing was written" in result.stderr
+    report = json.loads(coach(db_url, "report", "--format", "json").stdout)
+    assert report == []
+
+
+def test_apply_is_idempotent_and_report_lists_patients(db_url):
+    plan = str(FIXTURES / "plan.yml")
+    assert coach(db_url, "plan", "validate", plan).returncode == 0
+    first = coach(db_url, "plan", "apply", plan)
+    assert first.returncode == 0 and "created patient p-100" in first.stdout
+    second = coach(db_url, "plan", "apply", plan)
+    assert second.stdout.strip() == "No changes: the database already matches the plan."
+    report = json.loads(coach(db_url, "report", "--format", "json").stdout)
+    assert [r["patient_id"] for r in report] == ["p-100", "p-200"]
+    assert report[0]["checkins"] == [] and report[0]["completion_rate"] is None
+    missing = coach(db_url, "report", "--patient", "p-999")
+    assert missing.returncode == 1 and "No patient" in missing.stderr
+
+
+def test_invite_issues_a_fresh_code(db_url):
+    coach(db_url, "plan", "apply", str(FIXTURES / "plan.yml"))
+    result = coach(db_url, "invite", "p-100")
+    assert result.returncode == 0 and "Invite code for p-100:" in result.stdout
+    assert coach(db_url, "invite", "p-nobody").returncode == 1
