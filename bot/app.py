@@ -43,7 +43,9 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
                 raise SystemExit("No TELEGRAM_BOT_TOKEN: use `coach chat` for the terminal chat.")
             await chat(conversation, terminal_patient, stop)
             return
-        bot = build_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base_url)
+        bot = build_bot(
+            settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base_url
+        )
         async with bot:
             log.info("bot started as @%s", bot.username)
             channel = TelegramChannel(bot, conversation, sessions)

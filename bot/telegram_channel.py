@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -73,7 +74,7 @@ class TelegramChannel:
                 continue
             if updates:
                 payloads = [u.to_dict() for u in updates]
-                await run_in_thread(self._sessions, lambda s: inbox.store(session=s, updates=payloads))
+                await run_in_thread(self._sessions, partial(_store, payloads=payloads))
                 # Stored durably: only now may the next request confirm them.
                 offset = updates[-1].update_id + 1
             await self.process_due()
@@ -100,7 +101,9 @@ class TelegramChannel:
             return
         except Exception:
             log.exception("update %s failed", update_id)
-        await run_in_thread(self._sessions, lambda s: inbox.mark_done(session=s, update_id=update_id))
+        await run_in_thread(
+            self._sessions, lambda s: inbox.mark_done(session=s, update_id=update_id)
+        )
 
     # --- routing: every kind of update, in one place ----------------------------------
 
@@ -143,7 +146,9 @@ class TelegramChannel:
             log.info("callback housekeeping failed: %s", exc.message)
         return await self._conversation.on_button(sender, query.data or "", key)
 
-    async def _on_message_text(self, text: str, update: Update, sender: Sender, key: str) -> list[Reply]:
+    async def _on_message_text(
+        self, text: str, update: Update, sender: Sender, key: str
+    ) -> list[Reply]:
         message = update.message
         assert message is not None
         if text.startswith("/") and message.entities and message.entities[0].type == "bot_command":
@@ -168,6 +173,10 @@ class TelegramChannel:
                     return
                 except BadRequest as exc:
                     log.error("telegram refused a message: %s", exc.message)
+
+
+def _store(session: Session, *, payloads: list[dict[str, Any]]) -> int:
+    return inbox.store(session=session, updates=payloads)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

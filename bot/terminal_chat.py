@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import uuid
 import sys
 import threading
+import uuid
 
 from bot.conversation import Conversation, RetryLater, Sender
 from bot.rendering import Reply, terminal_text

@@ -27,7 +27,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     try:
         plan = load_plan(args.file)
     except PlanError as error:
-        print(f"{args.file}: {len(error.problems)} problem(s); nothing was written.", file=sys.stderr)
+        print(
+            f"{args.file}: {len(error.problems)} problem(s); nothing was written.", file=sys.stderr
+        )
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
@@ -69,11 +71,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.format == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["patient_id", "task_id", "due_at", "status", "reported_at", "helpfulness", "difficulty"])
+        writer.writerow(
+            [
+                "patient_id",
+                "task_id",
+                "due_at",
+                "status",
+                "reported_at",
+                "helpfulness",
+                "difficulty",
+            ]
+        )
         for patient in report:
             for c in patient["checkins"]:
-                writer.writerow([patient["patient_id"], c["task_id"], c["due_at"], c["status"],
-                                 c["reported_at"], c["helpfulness"], c["difficulty"]])
+                writer.writerow(
+                    [
+                        patient["patient_id"],
+                        c["task_id"],
+                        c["due_at"],
+                        c["status"],
+                        c["reported_at"],
+                        c["helpfulness"],
+                        c["difficulty"],
+                    ]
+                )
         sys.stdout.write(out.getvalue())
         return 0
     print("The png report is not built yet; use --format json or csv.", file=sys.stderr)
@@ -92,7 +113,9 @@ def cmd_invite(args: argparse.Namespace) -> int:
             print(f"No patient with id {args.patient_id!r}.", file=sys.stderr)
             return 1
         patient.erased_at = None  # a new invite lets a patient who left come back
-        code = issue_invite(session=session, patient_id=patient.id, ttl_days=settings.invite_ttl_days)
+        code = issue_invite(
+            session=session, patient_id=patient.id, ttl_days=settings.invite_ttl_days
+        )
     print(f"Invite code for {args.patient_id}: {code}")
     print(f"Link: https://t.me/<your bot's username>?start={code.replace('-', '')}")
     print(f"Valid for {settings.invite_ttl_days} days, once. Earlier codes no longer work.")
@@ -123,7 +146,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     configure("WARNING")
-    asyncio.run(app.run(settings.model_copy(update={"telegram_bot_token": None}), terminal_patient=args.patient))
+    asyncio.run(
+        app.run(
+            settings.model_copy(update={"telegram_bot_token": None}), terminal_patient=args.patient
+        )
+    )
     return 0
 
 
@@ -166,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(func=cmd_db)
 
-    sub.add_parser("run", help="the bot (Telegram polling) and the scheduler").set_defaults(func=cmd_run)
+    sub.add_parser("run", help="the bot (Telegram polling) and the scheduler").set_defaults(
+        func=cmd_run
+    )
     chat = sub.add_parser("chat", help="the terminal chat, as a patient (Rasa must be running)")
     chat.add_argument("--patient", default="p-001")
     chat.set_defaults(func=cmd_chat)

@@ -54,9 +54,18 @@ def ensure_model(quiet: bool = False) -> Path:
     started = time.monotonic()
     work = path.parent / f".training-{os.getpid()}"
     cmd = [
-        str(rasa_bin()), "train",
-        "--config", "config.yml", "--domain", "domain", "--data", "data",
-        "--out", str(work), "--fixed-model-name", path.name.removesuffix(".tar.gz"),
+        str(rasa_bin()),
+        "train",
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain",
+        "--data",
+        "data",
+        "--out",
+        str(work),
+        "--fixed-model-name",
+        path.name.removesuffix(".tar.gz"),
     ]
     result = subprocess.run(cmd, cwd=RASA_PROJECT, env=rasa_env(), check=False)
     trained = work / path.name

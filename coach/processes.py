@@ -77,13 +77,20 @@ class Child:
 class Stack:
     children: list[Child] = field(default_factory=list)
 
-    def start(self, name: str, cmd: list[str], env: dict[str, str], cwd: Path, log_dir: Path) -> Child:
+    def start(
+        self, name: str, cmd: list[str], env: dict[str, str], cwd: Path, log_dir: Path
+    ) -> Child:
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / f"{name}.log"
         log_file = log_path.open("ab")
         process = subprocess.Popen(
-            cmd, cwd=cwd, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         log_file.close()
         child = Child(name, process, log_path)
@@ -118,13 +125,21 @@ def start_rasa(stack: Stack, settings: Settings, model: Path, log_dir: Path) -> 
     endpoints = write_endpoints(settings, log_dir / "rasa")
     rasa_url = urlparse(settings.rasa_url)
     cmd = [
-        str(rasa_bin()), "run",
-        "--model", str(model),
-        "--enable-api", "--auth-token", settings.rasa_token.get_secret_value(),
-        "--interface", rasa_url.hostname or "127.0.0.1",
-        "--port", str(rasa_url.port or 5005),
-        "--endpoints", str(endpoints),
-        "--credentials", str(RASA_PROJECT / "credentials.yml"),
+        str(rasa_bin()),
+        "run",
+        "--model",
+        str(model),
+        "--enable-api",
+        "--auth-token",
+        settings.rasa_token.get_secret_value(),
+        "--interface",
+        rasa_url.hostname or "127.0.0.1",
+        "--port",
+        str(rasa_url.port or 5005),
+        "--endpoints",
+        str(endpoints),
+        "--credentials",
+        str(RASA_PROJECT / "credentials.yml"),
     ]
     return stack.start("rasa", cmd, child_env(settings), RASA_PROJECT, log_dir)
 

@@ -114,7 +114,9 @@ def _apply_patient(patient, plan: CarePlan, *, session: Session, invite_ttl_days
             )
             changes.append(f"invite for {patient.id}: set from the plan")
     elif is_new:
-        code = invites.issue_invite(session=session, patient_id=patient.id, ttl_days=invite_ttl_days)
+        code = invites.issue_invite(
+            session=session, patient_id=patient.id, ttl_days=invite_ttl_days
+        )
         changes.append(f"invite for {patient.id}: {code}")
 
     existing = {

@@ -21,9 +21,7 @@ def pick_task(tasks: list[Assignment], text: str | None, task_id: str | None) ->
         return None
     if text:
         words = set(re.findall(r"[a-z]+", text.lower()))
-        scored = [
-            (len(words & set(re.findall(r"[a-z]+", t.title.lower()))), t) for t in tasks
-        ]
+        scored = [(len(words & set(re.findall(r"[a-z]+", t.title.lower()))), t) for t in tasks]
         scored = [s for s in scored if s[0] > 0]
         if scored:
             scored.sort(key=lambda s: -s[0])

@@ -67,7 +67,10 @@ def insert_once(session: Session, model: type, values: dict, key: str) -> tuple[
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     column = getattr(model, key)
     inserted = session.execute(
-        insert(model).values(**values).on_conflict_do_nothing(index_elements=[key]).returning(column)
+        insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[key])
+        .returning(column)
     ).first()
     row = session.scalar(select(model).where(column == values[key]))
     return row, inserted is not None

@@ -21,7 +21,12 @@ def store(*, session: Session, updates: list[dict[str, Any]]) -> int:
         _, created = insert_once(
             session,
             InboxUpdate,
-            {"update_id": update["update_id"], "payload": update, "received_at": utcnow(), "attempts": 0},
+            {
+                "update_id": update["update_id"],
+                "payload": update,
+                "received_at": utcnow(),
+                "attempts": 0,
+            },
             "update_id",
         )
         new += created

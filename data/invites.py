@@ -37,7 +37,9 @@ def issue_invite(
     now = utcnow()
     session.execute(
         update(Invite)
-        .where(Invite.patient_id == patient_id, Invite.used_at.is_(None), Invite.revoked_at.is_(None))
+        .where(
+            Invite.patient_id == patient_id, Invite.used_at.is_(None), Invite.revoked_at.is_(None)
+        )
         .values(revoked_at=now)
     )
     session.add(
@@ -68,7 +70,9 @@ class LinkResult:
     patient_id: str | None = None
 
 
-def redeem(*, session: Session, code: str, telegram_user_id: int, telegram_chat_id: int) -> LinkResult:
+def redeem(
+    *, session: Session, code: str, telegram_user_id: int, telegram_chat_id: int
+) -> LinkResult:
     """Link the Telegram account to the invite's patient, once."""
     if not normalise_code(code):
         return LinkResult(False, "unknown")

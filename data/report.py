@@ -76,7 +76,9 @@ def patient_report(
             }
             for b in session.scalars(barrier_q)
         ],
-        "resistance": [{"at": _iso(e.at), "words": e.words} for e in events if e.kind == "resistance"],
+        "resistance": [
+            {"at": _iso(e.at), "words": e.words} for e in events if e.kind == "resistance"
+        ],
         "crisis": [
             {
                 "at": _iso(e.at),

@@ -14,7 +14,11 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def coach(db_url: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": db_url}
     return subprocess.run(
-        [sys.executable, "-m", "coach.cli", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "coach.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -17,8 +17,17 @@ def config(tmp_path_factory):
     env = tmp_path_factory.mktemp("compose") / "check.env"
     env.write_text("TELEGRAM_BOT_TOKEN=check\nRASA_TOKEN=check\nPOSTGRES_PASSWORD=check\n")
     result = subprocess.run(
-        ["docker-compose", "--env-file", str(env), "-f", str(ROOT / "docker-compose.yml"), "config"],
-        capture_output=True, text=True, timeout=60,
+        [
+            "docker-compose",
+            "--env-file",
+            str(env),
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            "config",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
@@ -49,7 +58,17 @@ def test_required_secrets_are_refused_when_missing(tmp_path):
     empty = tmp_path / "empty.env"
     empty.write_text("")
     result = subprocess.run(
-        ["docker-compose", "--env-file", str(empty), "-f", str(ROOT / "docker-compose.yml"), "config"],
-        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+        [
+            "docker-compose",
+            "--env-file",
+            str(empty),
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            "config",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
     )
     assert result.returncode != 0 and "in .env" in result.stderr

@@ -32,7 +32,10 @@ def conversation(sessions, tmp_path):
         apply_plan(load_plan(FIXTURES / "plan.yml"), session=session, invite_ttl_days=14)
     rasa = RasaClient(f"http://127.0.0.1:{_closed_port()}", "t", timeout=2)
     return Conversation(
-        sessions=sessions, rasa=rasa, invite_ttl_days=14, rasa_tracker_url=f"sqlite:///{tmp_path / 't.db'}"
+        sessions=sessions,
+        rasa=rasa,
+        invite_ttl_days=14,
+        rasa_tracker_url=f"sqlite:///{tmp_path / 't.db'}",
     )
 
 
@@ -47,14 +50,20 @@ def test_unknown_user_gets_one_kind_message_and_nothing_is_stored(conversation, 
     [reply] = run(conversation.on_command(stranger, "start", "WRONG-CODE", "k2"))
     assert "doesn't work" in reply.text
     with sessions() as session:
-        assert session.scalar(select(func.count(Patient.id)).where(Patient.telegram_user_id == 999)) == 0
+        assert (
+            session.scalar(select(func.count(Patient.id)).where(Patient.telegram_user_id == 999))
+            == 0
+        )
         assert session.scalar(select(func.count(InboxUpdate.update_id))) == 0
 
 
 def test_link_then_consent_gates_rasa(conversation, sessions):
     alex = Sender(telegram_user_id=100, chat_id=100)
     [consent] = run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
-    assert "Hi Alex" in consent.text and [b.payload for b in consent.buttons] == ["bw:consent:yes", "bw:consent:no"]
+    assert "Hi Alex" in consent.text and [b.payload for b in consent.buttons] == [
+        "bw:consent:yes",
+        "bw:consent:no",
+    ]
     # Before consent nothing reaches Rasa (which is down here, so that would fail).
     [again] = run(conversation.on_text(alex, "i did it", "k2"))
     assert again.buttons == consent.buttons

@@ -1,13 +1,25 @@
-from bot.rendering import Button, Reply, fits_callback, from_rasa, split_text, telegram_markup, terminal_text
+from bot.rendering import (
+    Button,
+    Reply,
+    fits_callback,
+    from_rasa,
+    split_text,
+    telegram_markup,
+    terminal_text,
+)
 
 
 def test_rasa_messages_become_replies_with_buttons():
     replies = from_rasa(
         [
-            {"recipient_id": "pz-1", "text": "How did it go?", "buttons": [
-                {"title": "Done", "payload": "/report_done"},
-                {"title": "", "payload": "/broken"},
-            ]},
+            {
+                "recipient_id": "pz-1",
+                "text": "How did it go?",
+                "buttons": [
+                    {"title": "Done", "payload": "/report_done"},
+                    {"title": "", "payload": "/broken"},
+                ],
+            },
             {"recipient_id": "pz-1", "text": "   "},
         ]
     )
@@ -35,5 +47,7 @@ def test_long_text_is_split_under_the_limit_at_breaks():
 
 
 def test_terminal_numbers_the_buttons():
-    text = terminal_text(Reply("Well?", (Button("Done", "/report_done"), Button("Not yet", "/report_not_done"))))
+    text = terminal_text(
+        Reply("Well?", (Button("Done", "/report_done"), Button("Not yet", "/report_not_done")))
+    )
     assert text.splitlines() == ["Well?", "  [1] Done", "  [2] Not yet"]

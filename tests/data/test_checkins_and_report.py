@@ -28,7 +28,10 @@ def test_a_retried_message_writes_one_checkin(sessions):
     for _ in range(3):
         with transaction(sessions) as session:
             row, created = checkins.record_checkin(
-                session=session, assignment_id=_task(session).id, status="done", dedupe_key="pz-x:tg42"
+                session=session,
+                assignment_id=_task(session).id,
+                status="done",
+                dedupe_key="pz-x:tg42",
             )
     assert not created and row.status == "done"
     with sessions() as session:
@@ -51,24 +54,49 @@ def test_report_has_the_contract_shape(sessions):
     _setup(sessions)
     with transaction(sessions) as session:
         task_id = _task(session).id
-        checkins.record_checkin(session=session, assignment_id=task_id, status="done", dedupe_key="a")
-        row, _ = checkins.record_checkin(session=session, assignment_id=task_id, status="partial", dedupe_key="b")
+        checkins.record_checkin(
+            session=session, assignment_id=task_id, status="done", dedupe_key="a"
+        )
+        row, _ = checkins.record_checkin(
+            session=session, assignment_id=task_id, status="partial", dedupe_key="b"
+        )
         row.reflection = "kept to myself"
         row.helpfulness = 4
-        session.add(Barrier(patient_id="p-100", assignment_id=task_id, category="time", words="busy", plan="at lunch"))
-        safety_events.record_event(session=session, patient_id="p-100", kind="crisis", detected_by="nlu", dedupe_key="c1")
-        safety_events.record_event(session=session, patient_id="p-100", kind="crisis", detected_by="nlu", dedupe_key="c1")
+        session.add(
+            Barrier(
+                patient_id="p-100",
+                assignment_id=task_id,
+                category="time",
+                words="busy",
+                plan="at lunch",
+            )
+        )
+        safety_events.record_event(
+            session=session, patient_id="p-100", kind="crisis", detected_by="nlu", dedupe_key="c1"
+        )
+        safety_events.record_event(
+            session=session, patient_id="p-100", kind="crisis", detected_by="nlu", dedupe_key="c1"
+        )
     with sessions() as session:
         [report] = build_report(session=session, patient_id="p-100")
     assert set(report) >= {
-        "patient_id", "therapist_id", "tasks", "checkins", "barriers", "resistance", "crisis", "completion_rate"
+        "patient_id",
+        "therapist_id",
+        "tasks",
+        "checkins",
+        "barriers",
+        "resistance",
+        "crisis",
+        "completion_rate",
     }
     assert report["therapist_id"] == "t-test"
     assert report["tasks"][0]["id"] == "thought-record"
     assert [c["status"] for c in report["checkins"]] == ["done", "partial"]
     assert report["checkins"][1]["helpfulness"] == 4
     assert report["checkins"][1]["reflection"] is None  # not shared, so not shown
-    assert report["barriers"][0]["category"] == "time" and report["barriers"][0]["plan"] == "at lunch"
+    assert (
+        report["barriers"][0]["category"] == "time" and report["barriers"][0]["plan"] == "at lunch"
+    )
     assert len(report["crisis"]) == 1 and report["crisis"][0]["detected_by"] == "nlu"
     assert report["completion_rate"] == 0.75
     tomorrow = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
@@ -86,8 +114,12 @@ def test_erasure_leaves_nothing_of_the_patient(sessions):
     _setup(sessions)
     with transaction(sessions) as session:
         task_id = _task(session).id
-        checkins.record_checkin(session=session, assignment_id=task_id, status="done", dedupe_key="a")
-        safety_events.record_event(session=session, patient_id="p-100", kind="crisis", detected_by="nlu", dedupe_key="c")
+        checkins.record_checkin(
+            session=session, assignment_id=task_id, status="done", dedupe_key="a"
+        )
+        safety_events.record_event(
+            session=session, patient_id="p-100", kind="crisis", detected_by="nlu", dedupe_key="c"
+        )
         old = session.get(Patient, "p-100").sender_id
         assert erase_patient(session=session, patient_id="p-100") == old
     with sessions() as session:
@@ -95,6 +127,8 @@ def test_erasure_leaves_nothing_of_the_patient(sessions):
         assert patient.erased_at and patient.telegram_user_id is None and patient.sender_id != old
         assert session.scalar(select(func.count(CheckIn.id))) == 0
         assert session.scalar(select(func.count(SafetyEvent.id))) == 0
-        assert session.scalar(select(func.count(Invite.id)).where(Invite.patient_id == "p-100")) == 0
+        assert (
+            session.scalar(select(func.count(Invite.id)).where(Invite.patient_id == "p-100")) == 0
+        )
         [report] = build_report(session=session, patient_id="p-100")
         assert report["erased"] is True and report["checkins"] == []

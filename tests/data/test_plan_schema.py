@@ -64,7 +64,11 @@ def test_cross_references_and_duplicates():
 
 def test_schedule_needs_one_kind():
     raw = _plan()
-    raw["patients"][0]["tasks"][0]["schedule"] = {"days": ["mon"], "at": "19:00", "times_per_week": 2}
+    raw["patients"][0]["tasks"][0]["schedule"] = {
+        "days": ["mon"],
+        "at": "19:00",
+        "times_per_week": 2,
+    }
     assert "not both" in _problems(raw)[0]
     raw["patients"][0]["tasks"][0]["schedule"] = {}
     assert _problems(raw)[0].startswith("patients[0].tasks[0].schedule:")

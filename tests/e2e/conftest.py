@@ -51,8 +51,12 @@ class Running:
     def coach(self, *args: str) -> subprocess.CompletedProcess:
         env = {**os.environ, "DATABASE_URL": self.settings.database_url}
         return subprocess.run(
-            [sys.executable, "-m", "coach.cli", *args], env=env, capture_output=True, text=True,
-            timeout=120, cwd=ROOT,
+            [sys.executable, "-m", "coach.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
         )
 
     def logs(self) -> str:
