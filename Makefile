@@ -1,12 +1,16 @@
 # Bridgework. `make run` and `make test` work on a fresh machine: they build
 # what is missing first. Everything else here is a menu for developers.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
 PYTHON ?= $(shell command -v /root/.pyenv/versions/3.10.13/bin/python 2>/dev/null || command -v python3.10)
 VENV := .venv
 RASA_VENV := .venv-rasa
 PY := $(VENV)/bin/python
 RASA := $(RASA_VENV)/bin/rasa
 PIP_FLAGS := --disable-pip-version-check --quiet
+# This machine's pip config names local indexes that may be absent; pip warns
+# about each one. The filter keeps pip's exit status (pipefail).
+QUIET := 2>&1 | { grep -v "is ignored: it is neither" || true; }
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -25,17 +29,17 @@ $(VENV)/.installed: requirements/app.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.10 is needed (see .python-version)"; exit 1; }
 	@echo ">> building $(VENV) (application, tests)"
 	rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) "pip<24.1"
-	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements/app.lock
-	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps -e .
+	$(VENV)/bin/pip install $(PIP_FLAGS) "pip<24.1" $(QUIET)
+	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements/app.lock $(QUIET)
+	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps -e . $(QUIET)
 	touch $@
 
 $(RASA_VENV)/.installed: requirements/rasa.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.10 is needed (see .python-version)"; exit 1; }
 	@echo ">> building $(RASA_VENV) (Rasa 3.6.21; about 3 minutes the first time)"
 	rm -rf $(RASA_VENV) && $(PYTHON) -m venv $(RASA_VENV)
-	$(RASA_VENV)/bin/pip install $(PIP_FLAGS) "pip<24.1"
-	$(RASA_VENV)/bin/pip install $(PIP_FLAGS) -r requirements/rasa.lock
+	$(RASA_VENV)/bin/pip install $(PIP_FLAGS) "pip<24.1" $(QUIET)
+	$(RASA_VENV)/bin/pip install $(PIP_FLAGS) -r requirements/rasa.lock $(QUIET)
 	touch $@
 
 model: install

@@ -83,9 +83,7 @@ class ActionLogCheckin(Action):
             if not tasks:
                 return "no_tasks", None
             task = checkins.pick_task(tasks, text, wanted) or tasks[0]
-            checkins.record_checkin(
-                session=session, assignment_id=task.id, status=status, dedupe_key=key
-            )
+            checkins.record_checkin(session=session, assignment_id=task.id, status=status, dedupe_key=key)
             return "logged", (task.task_id, task.title)
 
         try:
@@ -114,8 +112,7 @@ class ActionListTasks(Action):
             if patient is None:
                 return []
             return [
-                (t.title, t.minutes)
-                for t in patients.active_tasks(session=session, patient_id=patient.id)
+                (t.title, t.minutes) for t in patients.active_tasks(session=session, patient_id=patient.id)
             ]
 
         try:
@@ -127,8 +124,6 @@ class ActionListTasks(Action):
         if not tasks:
             dispatcher.utter_message(response="utter_no_tasks")
             return []
-        lines = "\n".join(
-            f"• {title}" + (f" ({minutes} min)" if minutes else "") for title, minutes in tasks
-        )
+        lines = "\n".join(f"• {title}" + (f" ({minutes} min)" if minutes else "") for title, minutes in tasks)
         dispatcher.utter_message(response="utter_task_list", task_lines=lines)
         return []

@@ -8,10 +8,13 @@ import signal
 
 from bot.conversation import Conversation
 from bot.rasa_client import RasaClient
+from bot.rendering import Reply, terminal_text
 from bot.telegram_channel import TelegramChannel, build_bot
 from bot.terminal_chat import chat
 from data.db import make_engine, make_sessionmaker
 from data.settings import Settings
+from scheduler.jobs import Runtime
+from scheduler.service import NudgeScheduler
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +40,45 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
             except (NotImplementedError, RuntimeError):
                 pass
 
+    def scheduler_with(deliver) -> NudgeScheduler:
+        return NudgeScheduler(
+            engine=engine,
+            sessions=sessions,
+            runtime=Runtime(sessions=sessions, rasa=rasa, deliver=deliver),
+            reconcile_seconds=settings.nudge_reconcile_seconds,
+        )
+
+    scheduler = None
     try:
         if settings.telegram_bot_token is None:
             if terminal_patient is None:
                 raise SystemExit("No TELEGRAM_BOT_TOKEN: use `coach chat` for the terminal chat.")
+
+            async def to_terminal(patient_id: str, chat_id: int, replies: list[Reply]) -> bool:
+                if patient_id != terminal_patient:
+                    return False
+                for reply in replies:
+                    print(f"\ncoach (nudge)> {terminal_text(reply)}", flush=True)
+                return True
+
+            scheduler = scheduler_with(to_terminal)
+            await scheduler.start()
             await chat(conversation, terminal_patient, stop)
             return
-        bot = build_bot(
-            settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base_url
-        )
+        bot = build_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base_url)
         async with bot:
             log.info("bot started as @%s", bot.username)
             channel = TelegramChannel(bot, conversation, sessions)
+
+            async def to_telegram(patient_id: str, chat_id: int, replies: list[Reply]) -> bool:
+                return await channel.send(chat_id, replies)
+
+            scheduler = scheduler_with(to_telegram)
+            await scheduler.start()
             await channel.run(stop)
     finally:
+        if scheduler is not None:
+            await scheduler.stop()
         await rasa.aclose()
         engine.dispose()
         log.info("bot stopped")

@@ -71,9 +71,7 @@ class Conversation:
 
     # --- entry points -------------------------------------------------------------
 
-    async def on_command(
-        self, sender: Sender, command: str, argument: str, key: str
-    ) -> list[Reply]:
+    async def on_command(self, sender: Sender, command: str, argument: str, key: str) -> list[Reply]:
         patient = await self._patient(sender)
         if command == "start":
             if patient is None:
@@ -139,16 +137,12 @@ class Conversation:
                 row = session.get(Patient, sender.patient_id)
                 row = None if row is None or row.erased_at else row
             elif sender.telegram_user_id is not None:
-                row = patients.by_telegram_user(
-                    session=session, telegram_user_id=sender.telegram_user_id
-                )
+                row = patients.by_telegram_user(session=session, telegram_user_id=sender.telegram_user_id)
             else:
                 row = None
             if row is None:
                 return None
-            return PatientView(
-                row.id, row.sender_id, row.display_name, row.consented_at is not None
-            )
+            return PatientView(row.id, row.sender_id, row.display_name, row.consented_at is not None)
 
         return await run_in_thread(self._sessions, work)
 
@@ -209,14 +203,10 @@ class Conversation:
 
         old_sender = await run_in_thread(self._sessions, work)
         if old_sender:
-            await asyncio.to_thread(
-                rasa_tracker.erase_conversation, self._rasa_tracker_url, old_sender
-            )
+            await asyncio.to_thread(rasa_tracker.erase_conversation, self._rasa_tracker_url, old_sender)
         log.info("patient erased their data")
 
-    async def _to_rasa(
-        self, patient: PatientView, text: str, key: str, **extra: str
-    ) -> list[Reply]:
+    async def _to_rasa(self, patient: PatientView, text: str, key: str, **extra: str) -> list[Reply]:
         metadata = {"bw_message_id": key, **extra}
         try:
             messages = await self._rasa.send(patient.sender_id, text, metadata)
@@ -224,9 +214,7 @@ class Conversation:
             raise RetryLater([Reply(say("unavailable"))]) from None
         return from_rasa(messages)
 
-    async def _crisis(
-        self, patient: PatientView, detection: safety_net.Detection, key: str
-    ) -> list[Reply]:
+    async def _crisis(self, patient: PatientView, detection: safety_net.Detection, key: str) -> list[Reply]:
         log.warning("safety net: crisis language detected (%s)", detection.category)
         try:
             # Rasa hears the intent, not the words: its flow is suspended and its

@@ -30,9 +30,7 @@ def normalise(text: str) -> str:
 def _compiled() -> tuple[list[tuple[str, re.Pattern[str]]], list[re.Pattern[str]]]:
     raw = yaml.safe_load(LEXICON.read_text(encoding="utf-8"))
     patterns = [
-        (category, re.compile(p, re.IGNORECASE))
-        for category, items in raw["patterns"].items()
-        for p in items
+        (category, re.compile(p, re.IGNORECASE)) for category, items in raw["patterns"].items() for p in items
     ]
     idioms = [re.compile(p, re.IGNORECASE) for p in raw.get("idioms", [])]
     return patterns, idioms

@@ -101,9 +101,7 @@ class TelegramChannel:
             return
         except Exception:
             log.exception("update %s failed", update_id)
-        await run_in_thread(
-            self._sessions, lambda s: inbox.mark_done(session=s, update_id=update_id)
-        )
+        await run_in_thread(self._sessions, lambda s: inbox.mark_done(session=s, update_id=update_id))
 
     # --- routing: every kind of update, in one place ----------------------------------
 
@@ -146,9 +144,7 @@ class TelegramChannel:
             log.info("callback housekeeping failed: %s", exc.message)
         return await self._conversation.on_button(sender, query.data or "", key)
 
-    async def _on_message_text(
-        self, text: str, update: Update, sender: Sender, key: str
-    ) -> list[Reply]:
+    async def _on_message_text(self, text: str, update: Update, sender: Sender, key: str) -> list[Reply]:
         message = update.message
         assert message is not None
         if text.startswith("/") and message.entities and message.entities[0].type == "bot_command":
@@ -159,20 +155,20 @@ class TelegramChannel:
 
     # --- sending ----------------------------------------------------------------------
 
-    async def send(self, chat_id: int, replies: list[Reply]) -> None:
+    async def send(self, chat_id: int, replies: list[Reply]) -> bool:
+        """Send the replies in order; False when the patient can't be reached."""
         for reply in replies:
             parts = split_text(reply.text)
             for i, part in enumerate(parts):
                 markup = telegram_markup(reply) if i == len(parts) - 1 else None
                 try:
-                    await self.bot.send_message(
-                        chat_id, part, reply_markup=markup, protect_content=True
-                    )
+                    await self.bot.send_message(chat_id, part, reply_markup=markup, protect_content=True)
                 except Forbidden:
                     log.info("patient has blocked the bot; message not delivered")
-                    return
+                    return False
                 except BadRequest as exc:
                     log.error("telegram refused a message: %s", exc.message)
+        return True
 
 
 def _store(session: Session, *, payloads: list[dict[str, Any]]) -> int:

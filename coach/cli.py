@@ -27,9 +27,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     try:
         plan = load_plan(args.file)
     except PlanError as error:
-        print(
-            f"{args.file}: {len(error.problems)} problem(s); nothing was written.", file=sys.stderr
-        )
+        print(f"{args.file}: {len(error.problems)} problem(s); nothing was written.", file=sys.stderr)
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
@@ -113,9 +111,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
             print(f"No patient with id {args.patient_id!r}.", file=sys.stderr)
             return 1
         patient.erased_at = None  # a new invite lets a patient who left come back
-        code = issue_invite(
-            session=session, patient_id=patient.id, ttl_days=settings.invite_ttl_days
-        )
+        code = issue_invite(session=session, patient_id=patient.id, ttl_days=settings.invite_ttl_days)
     print(f"Invite code for {args.patient_id}: {code}")
     print(f"Link: https://t.me/<your bot's username>?start={code.replace('-', '')}")
     print(f"Valid for {settings.invite_ttl_days} days, once. Earlier codes no longer work.")
@@ -147,9 +143,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     settings = get_settings()
     configure("WARNING")
     asyncio.run(
-        app.run(
-            settings.model_copy(update={"telegram_bot_token": None}), terminal_patient=args.patient
-        )
+        app.run(settings.model_copy(update={"telegram_bot_token": None}), terminal_patient=args.patient)
     )
     return 0
 
@@ -161,8 +155,29 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_nudges(args: argparse.Namespace) -> int:
-    print("Nudge planning is not built yet (issue 4).", file=sys.stderr)
-    return 2
+    from zoneinfo import ZoneInfo
+
+    from data.db import transaction
+    from scheduler.nudges import upcoming_for
+
+    now = dt.datetime.now(dt.timezone.utc)
+    with transaction(_sessions()) as session:
+        rows = upcoming_for(session=session, patient_id=args.patient, after=now, limit=args.limit)
+        lines = [
+            (
+                patient.id,
+                assignment.task_id,
+                when.astimezone(ZoneInfo(patient.timezone)).strftime("%a %Y-%m-%d %H:%M %Z"),
+                when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                "" if patient.consented_at else "  (not linked yet: won't be sent)",
+            )
+            for when, assignment, patient in rows
+        ]
+    if not lines:
+        print("No upcoming nudges.")
+    for patient_id, task_id, local, utc, note in lines:
+        print(f"{patient_id}  {task_id:<20} {local:<28} {utc}{note}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,9 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(func=cmd_db)
 
-    sub.add_parser("run", help="the bot (Telegram polling) and the scheduler").set_defaults(
-        func=cmd_run
-    )
+    sub.add_parser("run", help="the bot (Telegram polling) and the scheduler").set_defaults(func=cmd_run)
     chat = sub.add_parser("chat", help="the terminal chat, as a patient (Rasa must be running)")
     chat.add_argument("--patient", default="p-001")
     chat.set_defaults(func=cmd_chat)

@@ -12,9 +12,7 @@ RASA_VENV = Path(os.environ.get("RASA_VENV", ROOT / ".venv-rasa"))
 APP_VENV = Path(os.environ.get("APP_VENV", ROOT / ".venv"))
 # Trained models are cached outside the work tree, keyed by the hash of their
 # inputs, so a fresh clone on the same machine reuses them.
-MODEL_CACHE = Path(
-    os.environ.get("BRIDGEWORK_MODEL_CACHE", Path.home() / ".cache" / "bridgework" / "models")
-)
+MODEL_CACHE = Path(os.environ.get("BRIDGEWORK_MODEL_CACHE", Path.home() / ".cache" / "bridgework" / "models"))
 DEMO_PLAN = ROOT / "data" / "demo" / "plan.yml"
 
 

@@ -77,9 +77,7 @@ class Child:
 class Stack:
     children: list[Child] = field(default_factory=list)
 
-    def start(
-        self, name: str, cmd: list[str], env: dict[str, str], cwd: Path, log_dir: Path
-    ) -> Child:
+    def start(self, name: str, cmd: list[str], env: dict[str, str], cwd: Path, log_dir: Path) -> Child:
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / f"{name}.log"
         log_file = log_path.open("ab")

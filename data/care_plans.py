@@ -114,14 +114,11 @@ def _apply_patient(patient, plan: CarePlan, *, session: Session, invite_ttl_days
             )
             changes.append(f"invite for {patient.id}: set from the plan")
     elif is_new:
-        code = invites.issue_invite(
-            session=session, patient_id=patient.id, ttl_days=invite_ttl_days
-        )
+        code = invites.issue_invite(session=session, patient_id=patient.id, ttl_days=invite_ttl_days)
         changes.append(f"invite for {patient.id}: {code}")
 
     existing = {
-        a.task_id: a
-        for a in session.scalars(select(Assignment).where(Assignment.patient_id == patient.id))
+        a.task_id: a for a in session.scalars(select(Assignment).where(Assignment.patient_id == patient.id))
     }
     for task in patient.tasks:
         assignment = existing.pop(task.id, None)

@@ -59,20 +59,22 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def insert_once(session: Session, model: type, values: dict, key: str) -> tuple[object, bool]:
-    """Insert a row unless one with the same unique `key` column exists.
+def insert_once(
+    session: Session, model: type, values: dict, key: str | tuple[str, ...]
+) -> tuple[object, bool]:
+    """Insert a row unless one with the same unique `key` column(s) exists.
 
     Returns (row, created). Race-free on both backends: the database decides.
     """
+    keys = (key,) if isinstance(key, str) else key
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    column = getattr(model, key)
     inserted = session.execute(
         insert(model)
         .values(**values)
-        .on_conflict_do_nothing(index_elements=[key])
-        .returning(column)
+        .on_conflict_do_nothing(index_elements=list(keys))
+        .returning(getattr(model, keys[0]))
     ).first()
-    row = session.scalar(select(model).where(column == values[key]))
+    row = session.scalar(select(model).where(*(getattr(model, k) == values[k] for k in keys)))
     return row, inserted is not None
 
 

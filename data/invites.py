@@ -29,17 +29,13 @@ def new_code() -> str:
     return f"{body[:4]}-{body[4:]}"
 
 
-def issue_invite(
-    *, session: Session, patient_id: str, ttl_days: int, code: str | None = None
-) -> str:
+def issue_invite(*, session: Session, patient_id: str, ttl_days: int, code: str | None = None) -> str:
     """Revoke the patient's open invites and issue a new one; returns the plain code."""
     code = code or new_code()
     now = utcnow()
     session.execute(
         update(Invite)
-        .where(
-            Invite.patient_id == patient_id, Invite.used_at.is_(None), Invite.revoked_at.is_(None)
-        )
+        .where(Invite.patient_id == patient_id, Invite.used_at.is_(None), Invite.revoked_at.is_(None))
         .values(revoked_at=now)
     )
     session.add(
@@ -70,15 +66,11 @@ class LinkResult:
     patient_id: str | None = None
 
 
-def redeem(
-    *, session: Session, code: str, telegram_user_id: int, telegram_chat_id: int
-) -> LinkResult:
+def redeem(*, session: Session, code: str, telegram_user_id: int, telegram_chat_id: int) -> LinkResult:
     """Link the Telegram account to the invite's patient, once."""
     if not normalise_code(code):
         return LinkResult(False, "unknown")
-    invite = session.scalar(
-        select(Invite).where(Invite.code_hash == hash_code(code)).with_for_update()
-    )
+    invite = session.scalar(select(Invite).where(Invite.code_hash == hash_code(code)).with_for_update())
     now = utcnow()
     if invite is None or invite.revoked_at is not None:
         return LinkResult(False, "unknown")

@@ -99,9 +99,7 @@ class Patient(Base):
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     therapist: Mapped[Therapist] = relationship()
-    assignments: Mapped[list[Assignment]] = relationship(
-        back_populates="patient", order_by="Assignment.id"
-    )
+    assignments: Mapped[list[Assignment]] = relationship(back_populates="patient", order_by="Assignment.id")
 
 
 class Invite(Base):
@@ -161,9 +159,7 @@ class Barrier(Base):
     __tablename__ = "barrier"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    assignment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("assignment.id", ondelete="CASCADE")
-    )
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"))
     patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
     category: Mapped[str] = mapped_column(String(32))
     words: Mapped[str] = mapped_column(Text)

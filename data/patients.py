@@ -10,16 +10,12 @@ from data.models import Assignment, Clinic, Patient, utcnow
 
 def by_telegram_user(*, session: Session, telegram_user_id: int) -> Patient | None:
     return session.scalar(
-        select(Patient).where(
-            Patient.telegram_user_id == telegram_user_id, Patient.erased_at.is_(None)
-        )
+        select(Patient).where(Patient.telegram_user_id == telegram_user_id, Patient.erased_at.is_(None))
     )
 
 
 def by_sender(*, session: Session, sender_id: str) -> Patient | None:
-    return session.scalar(
-        select(Patient).where(Patient.sender_id == sender_id, Patient.erased_at.is_(None))
-    )
+    return session.scalar(select(Patient).where(Patient.sender_id == sender_id, Patient.erased_at.is_(None)))
 
 
 def active_tasks(*, session: Session, patient_id: str) -> list[Assignment]:

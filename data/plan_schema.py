@@ -110,9 +110,7 @@ class Patient(_Strict):
     id: Identifier
     therapist: Identifier
     display_name: NonEmpty
-    invite_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=6)] | None = (
-        None
-    )
+    invite_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=6)] | None = None
     timezone: str | None = None
     language: str = "en"
     discreet: bool = True

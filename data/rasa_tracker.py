@@ -20,8 +20,6 @@ def erase_conversation(tracker_url: str, sender_id: str) -> int:
         if not inspect(engine).has_table("events"):
             return 0
         with engine.begin() as connection:
-            return connection.execute(
-                delete(_events).where(_events.c.sender_id == sender_id)
-            ).rowcount
+            return connection.execute(delete(_events).where(_events.c.sender_id == sender_id)).rowcount
     finally:
         engine.dispose()

@@ -23,21 +23,15 @@ def completion_rate(statuses: list[str]) -> float | None:
     return round(score / len(statuses), 3)
 
 
-def patient_report(
-    *, session: Session, patient: Patient, since: dt.datetime | None = None
-) -> dict[str, Any]:
+def patient_report(*, session: Session, patient: Patient, since: dt.datetime | None = None) -> dict[str, Any]:
     tasks = list(
-        session.scalars(
-            select(Assignment).where(Assignment.patient_id == patient.id).order_by(Assignment.id)
-        )
+        session.scalars(select(Assignment).where(Assignment.patient_id == patient.id).order_by(Assignment.id))
     )
     task_ids = {t.id: t.task_id for t in tasks}
 
     checkin_q = select(CheckIn).where(CheckIn.assignment_id.in_(task_ids)).order_by(CheckIn.id)
     barrier_q = select(Barrier).where(Barrier.patient_id == patient.id).order_by(Barrier.id)
-    event_q = (
-        select(SafetyEvent).where(SafetyEvent.patient_id == patient.id).order_by(SafetyEvent.id)
-    )
+    event_q = select(SafetyEvent).where(SafetyEvent.patient_id == patient.id).order_by(SafetyEvent.id)
     if since is not None:
         checkin_q = checkin_q.where(CheckIn.reported_at >= since)
         barrier_q = barrier_q.where(Barrier.at >= since)
@@ -50,8 +44,7 @@ def patient_report(
         "therapist_id": patient.therapist_id,
         "erased": patient.erased_at is not None,
         "tasks": [
-            {"id": t.task_id, "title": t.title, "schedule": t.schedule, "active": t.active}
-            for t in tasks
+            {"id": t.task_id, "title": t.title, "schedule": t.schedule, "active": t.active} for t in tasks
         ],
         "checkins": [
             {
@@ -76,9 +69,7 @@ def patient_report(
             }
             for b in session.scalars(barrier_q)
         ],
-        "resistance": [
-            {"at": _iso(e.at), "words": e.words} for e in events if e.kind == "resistance"
-        ],
+        "resistance": [{"at": _iso(e.at), "words": e.words} for e in events if e.kind == "resistance"],
         "crisis": [
             {
                 "at": _iso(e.at),

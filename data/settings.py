@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     rasa_tracker_url: str = f"sqlite:///{ROOT / 'var' / 'rasa_tracker.db'}"
     invite_ttl_days: int = 14
     rasa_timeout_seconds: float = 20.0
+    # How often the scheduler re-derives its jobs from the rows.
+    nudge_reconcile_seconds: float = 60.0
 
     @field_validator("telegram_bot_token", "rasa_token")
     @classmethod

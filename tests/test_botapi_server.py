@@ -58,9 +58,7 @@ def with_bot(api: FakeBotApi, body, token: str = TOKEN):
 
 
 def keyboard(*data: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(d[:10] or "x", callback_data=d) for d in data]]
-    )
+    return InlineKeyboardMarkup([[InlineKeyboardButton(d[:10] or "x", callback_data=d) for d in data]])
 
 
 # ----------------------------------------------------------------------------- basics
@@ -71,9 +69,7 @@ def test_get_me_says_it_is_a_bot(api):
     assert me["ok"] is True
     assert me["result"]["is_bot"] is True
     assert me["result"]["username"] == "bridgework_test_bot"
-    assert {"can_join_groups", "can_read_all_group_messages", "supports_inline_queries"} <= set(
-        me["result"]
-    )
+    assert {"can_join_groups", "can_read_all_group_messages", "supports_inline_queries"} <= set(me["result"])
 
     async def body(bot):
         return bot.username, (await bot.get_me()).is_bot
@@ -255,9 +251,10 @@ def test_callback_data_is_limited_to_64_bytes(api):
                 await bot.send_message(USER, "no", reply_markup=keyboard(too_long))
 
     with_bot(api, body)
-    assert [
-        m["reply_markup"]["inline_keyboard"][0][0]["callback_data"] for m in api.sent(USER)
-    ] == ["x" * 64, "я" * 32]
+    assert [m["reply_markup"]["inline_keyboard"][0][0]["callback_data"] for m in api.sent(USER)] == [
+        "x" * 64,
+        "я" * 32,
+    ]
 
 
 def test_reply_markup_must_parse_and_buttons_need_one_action(api):
@@ -415,8 +412,7 @@ def test_edits_follow_telegram_rules(api):
 def test_delete_message_only_within_48_hours(api):
     api.send_text(USER, "hi")
     ids = [
-        call(api, "sendMessage", chat_id=USER, text=t).json()["result"]["message_id"]
-        for t in ("a", "b", "c")
+        call(api, "sendMessage", chat_id=USER, text=t).json()["result"]["message_id"] for t in ("a", "b", "c")
     ]
 
     def delete(message_id):

@@ -50,10 +50,7 @@ def test_unknown_user_gets_one_kind_message_and_nothing_is_stored(conversation, 
     [reply] = run(conversation.on_command(stranger, "start", "WRONG-CODE", "k2"))
     assert "doesn't work" in reply.text
     with sessions() as session:
-        assert (
-            session.scalar(select(func.count(Patient.id)).where(Patient.telegram_user_id == 999))
-            == 0
-        )
+        assert session.scalar(select(func.count(Patient.id)).where(Patient.telegram_user_id == 999)) == 0
         assert session.scalar(select(func.count(InboxUpdate.update_id))) == 0
 
 

@@ -54,9 +54,7 @@ def test_report_has_the_contract_shape(sessions):
     _setup(sessions)
     with transaction(sessions) as session:
         task_id = _task(session).id
-        checkins.record_checkin(
-            session=session, assignment_id=task_id, status="done", dedupe_key="a"
-        )
+        checkins.record_checkin(session=session, assignment_id=task_id, status="done", dedupe_key="a")
         row, _ = checkins.record_checkin(
             session=session, assignment_id=task_id, status="partial", dedupe_key="b"
         )
@@ -94,9 +92,7 @@ def test_report_has_the_contract_shape(sessions):
     assert [c["status"] for c in report["checkins"]] == ["done", "partial"]
     assert report["checkins"][1]["helpfulness"] == 4
     assert report["checkins"][1]["reflection"] is None  # not shared, so not shown
-    assert (
-        report["barriers"][0]["category"] == "time" and report["barriers"][0]["plan"] == "at lunch"
-    )
+    assert report["barriers"][0]["category"] == "time" and report["barriers"][0]["plan"] == "at lunch"
     assert len(report["crisis"]) == 1 and report["crisis"][0]["detected_by"] == "nlu"
     assert report["completion_rate"] == 0.75
     tomorrow = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
@@ -114,9 +110,7 @@ def test_erasure_leaves_nothing_of_the_patient(sessions):
     _setup(sessions)
     with transaction(sessions) as session:
         task_id = _task(session).id
-        checkins.record_checkin(
-            session=session, assignment_id=task_id, status="done", dedupe_key="a"
-        )
+        checkins.record_checkin(session=session, assignment_id=task_id, status="done", dedupe_key="a")
         safety_events.record_event(
             session=session, patient_id="p-100", kind="crisis", detected_by="nlu", dedupe_key="c"
         )
@@ -127,8 +121,6 @@ def test_erasure_leaves_nothing_of_the_patient(sessions):
         assert patient.erased_at and patient.telegram_user_id is None and patient.sender_id != old
         assert session.scalar(select(func.count(CheckIn.id))) == 0
         assert session.scalar(select(func.count(SafetyEvent.id))) == 0
-        assert (
-            session.scalar(select(func.count(Invite.id)).where(Invite.patient_id == "p-100")) == 0
-        )
+        assert session.scalar(select(func.count(Invite.id)).where(Invite.patient_id == "p-100")) == 0
         [report] = build_report(session=session, patient_id="p-100")
         assert report["erased"] is True and report["checkins"] == []

@@ -17,9 +17,7 @@ def _setup(sessions):
 
 def _redeem(sessions, code, user_id=5001):
     with transaction(sessions) as session:
-        return invites.redeem(
-            session=session, code=code, telegram_user_id=user_id, telegram_chat_id=user_id
-        )
+        return invites.redeem(session=session, code=code, telegram_user_id=user_id, telegram_chat_id=user_id)
 
 
 def test_code_links_once(sessions):

@@ -100,6 +100,8 @@ def stack(tmp_path_factory):
             "RASA_TOKEN": settings.rasa_token.get_secret_value(),
             "ACTION_SERVER_URL": settings.action_server_url,
             "LOG_LEVEL": "DEBUG",
+            # Plan changes reach the scheduler within seconds, not a minute.
+            "NUDGE_RECONCILE_SECONDS": "2",
         }
         bot = children.start("bot", [sys.executable, "-m", "coach.cli", "run"], env, ROOT, log_dir)
         api.wait_for_polling(timeout=60)

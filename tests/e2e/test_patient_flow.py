@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.e2e
 
@@ -80,9 +84,7 @@ def test_buttons_work_and_rationale_is_the_therapists(stack):
     before = len(api.sent(PATIENT))
     api.send_text(PATIENT, "hi")
     [greeting] = [
-        m
-        for m in wait_for_text(api, PATIENT, before, "homework coach")
-        if "homework coach" in m["text"]
+        m for m in wait_for_text(api, PATIENT, before, "homework coach") if "homework coach" in m["text"]
     ]
     assert greeting["reply_markup"]
     api.press_button(PATIENT, greeting["message_id"], "/report_partial")
@@ -91,6 +93,42 @@ def test_buttons_work_and_rationale_is_the_therapists(stack):
     assert api.sent(PATIENT)[before]["reply_markup"] is None
     [alex] = json.loads(stack.coach("report", "--patient", "p-100", "--format", "json").stdout)
     assert [c["status"] for c in alex["checkins"]] == ["done", "partial"]
+
+
+def test_a_scheduled_nudge_arrives_and_is_answered_into_a_checkin(stack, tmp_path):
+    api = stack.api
+    # Add a task due in the next minute or two, in the patient's own timezone.
+    london = dt.datetime.now(ZoneInfo("Europe/London"))
+    due = (london + dt.timedelta(minutes=2 if london.second > 40 else 1)).replace(second=0)
+    raw = yaml.safe_load((Path(__file__).parents[1] / "fixtures" / "plan.yml").read_text())
+    raw["patients"][0]["tasks"].append(
+        {
+            "id": "worry-time",
+            "template": "worry_time",
+            "title": "Worry time",
+            "rationale": "Parking worries until a set time shows they can wait.",
+            "schedule": {"days": [due.strftime("%a").lower()], "at": due.strftime("%H:%M")},
+        }
+    )
+    plan = tmp_path / "plan.yml"
+    plan.write_text(yaml.safe_dump(raw))
+    applied = stack.coach("plan", "apply", str(plan))
+    assert "created task p-100/worry-time" in applied.stdout, applied.stderr
+    upcoming = stack.coach("nudges", "--patient", "p-100").stdout
+    assert f"worry-time           {due.strftime('%a %Y-%m-%d %H:%M')}" in upcoming
+
+    before = len(api.sent(PATIENT))
+    [nudge] = [
+        m
+        for m in wait_for_text(api, PATIENT, before, "how did your worry time go", timeout=200)
+        if "worry time" in m["text"]
+    ]
+    assert nudge["text"].startswith("Hi Alex")
+    api.press_button(PATIENT, nudge["message_id"], "/report_done")
+    after = wait_for_text(api, PATIENT, before, " as done")
+    assert any("worry time" in m["text"] and " as done" in m["text"] for m in after)
+    [alex] = json.loads(stack.coach("report", "--patient", "p-100", "--format", "json").stdout)
+    assert ("worry-time", "done") in [(c["task_id"], c["status"]) for c in alex["checkins"]]
 
 
 def test_crisis_language_gets_resources_at_once(stack):

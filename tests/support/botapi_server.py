@@ -53,8 +53,7 @@ LONG_POLL_MAX_TIMEOUT = 50
 
 BLOCKED = "Forbidden: bot was blocked by the user"
 POLL_CONFLICT = (
-    "Conflict: terminated by other getUpdates request; "
-    "make sure that only one bot instance is running"
+    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 )
 WEBHOOK_CONFLICT = (
     "Conflict: can't use getUpdates method while webhook is active; "
@@ -287,8 +286,7 @@ def _parse_html(src: str) -> tuple[str, list[dict]]:
             tag, entity, start = stack.pop()
             if name and name != tag:
                 raise _EntityError(
-                    f'Unmatched end tag at byte offset {where}, expected "</{tag}>", '
-                    f'found "</{name}>"'
+                    f'Unmatched end tag at byte offset {where}, expected "</{tag}>", found "</{name}>"'
                 )
             if entity is not None and out.len16 > start:
                 entities.append({**entity, "offset": start, "length": out.len16 - start})
@@ -405,14 +403,10 @@ def _parse_markdown_v2(src: str) -> tuple[str, list[dict]]:
                 }
                 i = j + 1
             if out.len16 > start:
-                entities.append(
-                    {"type": kind, **extra, "offset": start, "length": out.len16 - start}
-                )
+                entities.append({"type": kind, **extra, "offset": start, "length": out.len16 - start})
             continue
         if in_code:
-            raise _EntityError(
-                f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
-            )
+            raise _EntityError(f"Character '{char}' is reserved and must be escaped with the preceding '\\'")
         where, extra = _byte_offset(src, i), {}
         if src.startswith("```", i):
             kind, i = "pre", i + 3
@@ -424,20 +418,14 @@ def _parse_markdown_v2(src: str) -> tuple[str, list[dict]]:
             kind, i = {"_": "underline", "|": "spoiler", "!": "custom_emoji"}[char], i + 2
         elif char in "_*~[`":
             kind, i = (
-                {"_": "italic", "*": "bold", "~": "strikethrough", "[": "text_link", "`": "code"}[
-                    char
-                ],
+                {"_": "italic", "*": "bold", "~": "strikethrough", "[": "text_link", "`": "code"}[char],
                 i + 1,
             )
         else:
-            raise _EntityError(
-                f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
-            )
+            raise _EntityError(f"Character '{char}' is reserved and must be escaped with the preceding '\\'")
         stack.append([kind, out.len16, where, extra])
     if quote_start is not None:
-        entities.append(
-            {"type": "blockquote", "offset": quote_start, "length": out.len16 - quote_start}
-        )
+        entities.append({"type": "blockquote", "offset": quote_start, "length": out.len16 - quote_start})
     if stack:
         kind, _, where, _ = stack[-1]
         raise _EntityError(f"Can't find end of {_MDV2_NAMES[kind]} entity at byte offset {where}")
@@ -458,9 +446,7 @@ def _parse_markdown(src: str) -> tuple[str, list[dict]]:
             out.add(char)
             i += 1
             continue
-        missing = _EntityError(
-            f"Can't find end of the entity starting at byte offset {_byte_offset(src, i)}"
-        )
+        missing = _EntityError(f"Can't find end of the entity starting at byte offset {_byte_offset(src, i)}")
         start, extra = out.len16, {}
         if src.startswith("```", i):
             end = src.find("```", i + 3)
@@ -630,11 +616,7 @@ def _check_inline_button(button: Any) -> None:
 
 
 def _check_keyboard_button(button: Any) -> None:
-    text = (
-        button
-        if isinstance(button, str)
-        else (button.get("text") if isinstance(button, dict) else None)
-    )
+    text = button if isinstance(button, str) else (button.get("text") if isinstance(button, dict) else None)
     if not isinstance(text, str):
         raise _bad("can't parse keyboard button: KeyboardButton must be a String or an Object")
     if not text.strip():
@@ -651,9 +633,7 @@ def _parse_markup(params: _Params, *, inline_only: bool) -> tuple[dict | None, d
     if "inline_keyboard" in markup:
         rows = markup["inline_keyboard"]
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise _bad(
-                'field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays'
-            )
+            raise _bad('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays')
         for row in rows:
             for button in row:
                 _check_inline_button(button)
@@ -947,8 +927,7 @@ class FakeBotApi:
             shown = record["message"].get("reply_markup", {}).get("inline_keyboard", [])
             if not any(b.get("callback_data") == data for row in shown for b in row):
                 raise AssertionError(
-                    f"message {message_id} shows no button with callback_data {data!r}; "
-                    f"keyboard is {shown}"
+                    f"message {message_id} shows no button with callback_data {data!r}; keyboard is {shown}"
                 )
             if user_id in self._blocked:
                 raise AssertionError(f"user {user_id} has blocked the bot")
@@ -1005,9 +984,7 @@ class FakeBotApi:
     ) -> None:
         """Make the next `times` calls of `method` fail with the given error (fault injection)."""
         with self._cond:
-            self._injected.append(
-                [method.lower(), ApiError(error_code, description, parameters), times]
-            )
+            self._injected.append([method.lower(), ApiError(error_code, description, parameters), times])
 
     # ---------------------------------------------------------------- observation
 
@@ -1160,9 +1137,7 @@ class FakeBotApi:
             "date": message["date"],
             "text": message.get("text"),
             "caption": message.get("caption"),
-            "entities": copy.deepcopy(
-                message.get("entities") or message.get("caption_entities") or []
-            ),
+            "entities": copy.deepcopy(message.get("entities") or message.get("caption_entities") or []),
             "raw_text": record["raw_text"],
             "parse_mode": record["parse_mode"],
             "reply_markup": copy.deepcopy(record["reply_markup"]),
@@ -1278,9 +1253,7 @@ class FakeBotApi:
         if wait > 0:
             self._429s += 1
             retry_after = max(1, math.ceil(wait))
-            raise ApiError(
-                429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
-            )
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
         bucket.take()
         self._global_bucket.take()
 
@@ -1386,9 +1359,7 @@ class FakeBotApi:
         self, record: dict, changes: dict, shown_markup: dict | None, sent_markup: dict | None
     ) -> dict:
         message = record["message"]
-        current = {key: message.get(key) for key in changes} | {
-            "reply_markup": message.get("reply_markup")
-        }
+        current = {key: message.get(key) for key in changes} | {"reply_markup": message.get("reply_markup")}
         if current == {**changes, "reply_markup": shown_markup}:
             raise _bad(NOT_MODIFIED)
         chat_id = message["chat"]["id"]
@@ -1579,8 +1550,7 @@ class FakeBotApi:
                 **upload,
                 "file_id": file_id,
                 "file_unique_id": "AgAD" + secrets.token_urlsafe(9),
-                "file_path": f"documents/file_{len(self._files)}"
-                + (f".{extension}" if extension else ""),
+                "file_path": f"documents/file_{len(self._files)}" + (f".{extension}" if extension else ""),
             }
             self._files[file_id] = stored
         return {

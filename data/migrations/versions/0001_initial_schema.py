@@ -40,9 +40,7 @@ def upgrade() -> None:
         sa.Column("clinic_id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("telegram_chat_id", sa.BigInteger(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["clinic_id"], ["clinic.id"], name=op.f("fk_therapist_clinic_id_clinic")
-        ),
+        sa.ForeignKeyConstraint(["clinic_id"], ["clinic.id"], name=op.f("fk_therapist_clinic_id_clinic")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_therapist")),
         sa.UniqueConstraint("telegram_chat_id", name=op.f("uq_therapist_telegram_chat_id")),
     )
@@ -187,9 +185,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_nudge_log")),
-        sa.UniqueConstraint(
-            "assignment_id", "scheduled_for", name=op.f("uq_nudge_log_assignment_id")
-        ),
+        sa.UniqueConstraint("assignment_id", "scheduled_for", name=op.f("uq_nudge_log_assignment_id")),
     )
 
 

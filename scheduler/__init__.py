@@ -1,0 +1,1 @@
+"""Nudges: when each patient hears from Bridgework, derived from the database rows."""

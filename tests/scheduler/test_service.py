@@ -1,0 +1,91 @@
+"""Jobs derived from rows, in APScheduler's persistent store on a real database."""
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from data.care_plans import apply_plan
+from data.db import make_engine, transaction
+from data.models import Assignment, CheckIn, NudgeLog, Patient, utcnow
+from data.plan_schema import load_plan, parse_plan
+from scheduler import jobs
+from scheduler.jobs import _claim
+from scheduler.service import NudgeScheduler
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def _plan(sessions, raw=None):
+    plan = parse_plan(raw) if raw else load_plan(FIXTURES / "plan.yml")
+    with transaction(sessions) as session:
+        apply_plan(plan, session=session, invite_ttl_days=14)
+
+
+def _link(sessions, patient_id, chat_id):
+    with transaction(sessions) as session:
+        patient = session.get(Patient, patient_id)
+        patient.telegram_user_id = patient.telegram_chat_id = chat_id
+        patient.linked_at = patient.consented_at = utcnow()
+
+
+async def _reconcile_twice(db_url, sessions):
+    async def deliver(patient_id, chat_id, replies):
+        return True
+
+    engine = make_engine(db_url)
+    service = NudgeScheduler(engine=engine, sessions=sessions, runtime=jobs.Runtime(sessions, None, deliver))
+    await service.start()
+    ids = service.job_ids()
+    again = await service.reconcile()
+    await service.stop()
+    engine.dispose()
+    return ids, again
+
+
+def test_jobs_follow_the_rows_and_survive_a_restart(db_url, sessions):
+    _plan(sessions)
+    ids, _ = asyncio.run(_reconcile_twice(db_url, sessions))
+    assert ids == []  # nobody linked and consenting yet: no nudges
+    _link(sessions, "p-100", 4100)
+    ids, again = asyncio.run(_reconcile_twice(db_url, sessions))
+    with sessions() as session:
+        task = session.scalar(select(Assignment).where(Assignment.task_id == "thought-record"))
+    assert ids == [f"nudge:{task.id}:0"]
+    assert again == {"added": 0, "replaced": 0, "removed": 0}  # nothing churns
+
+    # A fresh scheduler on the same database finds the persisted job as it was.
+    ids, again = asyncio.run(_reconcile_twice(db_url, sessions))
+    assert ids == [f"nudge:{task.id}:0"] and again["added"] == 0
+
+    raw = load_plan(FIXTURES / "plan.yml").model_dump(mode="json")
+    raw["patients"][0]["tasks"][0]["schedule"] = {"days": ["tue"], "at": "08:30"}
+    _plan(sessions, raw)
+    ids, _ = asyncio.run(_reconcile_twice(db_url, sessions))
+    assert ids == [f"nudge:{task.id}:0"]  # replaced in place, no duplicate
+    raw["patients"][0]["tasks"] = []
+    _plan(sessions, raw)
+    ids, _ = asyncio.run(_reconcile_twice(db_url, sessions))
+    assert ids == []  # no orphans
+
+
+def test_a_nudge_is_claimed_once_and_not_after_the_task_is_done(sessions):
+    _plan(sessions)
+    _link(sessions, "p-100", 4100)
+    when = utcnow().replace(second=0, microsecond=0)
+    with transaction(sessions) as session:
+        task_id = session.scalar(select(Assignment.id).where(Assignment.task_id == "thought-record"))
+        assert _claim(session, task_id, when) is not None
+    with transaction(sessions) as session:
+        assert _claim(session, task_id, when) is None  # the same firing again: nothing
+    with transaction(sessions) as session:
+        session.add(CheckIn(assignment_id=task_id, status="done", dedupe_key="k", reported_at=utcnow()))
+    with transaction(sessions) as session:
+        later = when + dt.timedelta(minutes=1)
+        assert _claim(session, task_id, later) is None  # done today: no nudge
+    with sessions() as session:
+        assert session.scalar(select(func.count(NudgeLog.id))) == 1
+        walk = session.scalar(select(Assignment.id).where(Assignment.task_id == "walk"))
+    with transaction(sessions) as session:
+        assert _claim(session, walk, when) is None  # p-200 never linked
