@@ -10,6 +10,7 @@ from the inbox and retries with back-off when Rasa is down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from functools import partial
 from typing import Any
@@ -59,9 +60,7 @@ class TelegramChannel:
         backoff = 1.0
         while not stop.is_set():
             try:
-                updates = await self.bot.get_updates(
-                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
-                )
+                updates = await self._poll(offset, stop)
                 backoff = 1.0
             except Conflict:
                 log.error("another bot instance is polling with this token; waiting")
@@ -78,6 +77,25 @@ class TelegramChannel:
                 # Stored durably: only now may the next request confirm them.
                 offset = updates[-1].update_id + 1
             await self.process_due()
+
+    async def _poll(self, offset: int | None, stop: asyncio.Event) -> list[Update]:
+        """One long poll, abandoned as soon as `stop` is set.
+
+        Abandoning is safe: nothing is confirmed to Telegram until the next
+        request carries a higher offset.
+        """
+        poll = asyncio.ensure_future(
+            self.bot.get_updates(offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES)
+        )
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({poll, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not poll.done():
+            poll.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poll
+            return []
+        return poll.result()
 
     async def process_due(self) -> None:
         while True:

@@ -113,7 +113,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
         patient.erased_at = None  # a new invite lets a patient who left come back
         code = issue_invite(session=session, patient_id=patient.id, ttl_days=settings.invite_ttl_days)
     print(f"Invite code for {args.patient_id}: {code}")
-    print(f"Link: https://t.me/<your bot's username>?start={code.replace('-', '')}")
+    print(f"Link: https://t.me/<your bot's username>?start={code}")
     print(f"Valid for {settings.invite_ttl_days} days, once. Earlier codes no longer work.")
     return 0
 

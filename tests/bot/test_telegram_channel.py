@@ -1,0 +1,136 @@
+"""The Telegram side of the bot against the strict loopback Bot API server.
+
+Rasa is a closed port here (a real connection failure), so these tests cover
+what the bot does on its own: the durable inbox, retries, routing.
+"""
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.conversation import Conversation
+from bot.rasa_client import RasaClient
+from bot.telegram_channel import TelegramChannel, build_bot
+from data import inbox
+from data.care_plans import apply_plan
+from data.db import transaction
+from data.models import InboxUpdate, Patient, utcnow
+from data.plan_schema import load_plan
+from tests.support.botapi_server import FakeBotApi
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+TOKEN = "123456789:AAtest-token-for-the-loopback-server0"
+ALEX = 620001
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def api():
+    with FakeBotApi(TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def make_channel(sessions, tmp_path, api):
+    with transaction(sessions) as session:
+        apply_plan(load_plan(FIXTURES / "plan.yml"), session=session, invite_ttl_days=14)
+        alex = session.get(Patient, "p-100")
+        alex.telegram_user_id = alex.telegram_chat_id = ALEX
+        alex.linked_at = alex.consented_at = utcnow()
+
+    def make():
+        rasa = RasaClient(f"http://127.0.0.1:{_closed_port()}", "t", timeout=2)
+        conversation = Conversation(
+            sessions=sessions,
+            rasa=rasa,
+            invite_ttl_days=14,
+            rasa_tracker_url=f"sqlite:///{tmp_path / 't.db'}",
+        )
+        return TelegramChannel(build_bot(TOKEN, api.base_url), conversation, sessions)
+
+    return make
+
+
+async def _poll_once(channel: TelegramChannel, seconds: float = 1.5) -> None:
+    stop = asyncio.Event()
+    async with channel.bot:
+        task = asyncio.create_task(channel.run(stop))
+        await asyncio.sleep(seconds)
+        stop.set()
+        await asyncio.wait_for(task, 40)
+
+
+def _rows(sessions) -> list[InboxUpdate]:
+    with sessions() as session:
+        return list(session.scalars(select(InboxUpdate).order_by(InboxUpdate.update_id)))
+
+
+def test_rasa_down_gives_one_kind_reply_and_keeps_the_message(make_channel, api, sessions):
+    api.send_text(ALEX, "i did my thought record")
+    asyncio.run(_poll_once(make_channel()))
+    [reply] = api.sent(ALEX)
+    assert "I've kept your message" in reply["text"]
+    [row] = _rows(sessions)
+    assert row.processed_at is None and row.attempts == 1 and row.payload is not None
+    # Confirmed to Telegram only because it is stored here.
+    assert api.confirmed_offset == row.update_id + 1
+
+    # The retry, when due, does not repeat the apology.
+    with transaction(sessions) as session:
+        session.get(InboxUpdate, row.update_id).next_attempt_at = None
+    asyncio.run(_poll_once(make_channel()))
+    assert len(api.sent(ALEX)) == 1
+    [row] = _rows(sessions)
+    assert row.attempts == 2 and row.processed_at is None
+
+
+def test_a_stored_update_is_handled_after_a_restart(make_channel, api, sessions):
+    # As if the last run crashed after storing the update but before handling it.
+    api.send_text(555, "hello")
+    [update] = api.pending_updates()
+    with transaction(sessions) as session:
+        inbox.store(session=session, updates=[update])
+    api.send_text(555, "anyone?")  # confirms nothing yet: offsets come from the inbox
+    asyncio.run(_poll_once(make_channel()))
+    replies = api.sent(555)
+    assert len(replies) == 2 and all("invite link" in r["text"] for r in replies)
+    rows = _rows(sessions)
+    assert [r.processed_at is not None for r in rows] == [True, True]
+    assert all(r.payload is None for r in rows)  # the words are not kept once handled
+
+
+def test_groups_are_ignored_and_stickers_answered(make_channel, api, sessions):
+    api.send_text(ALEX, "hello group", chat_id=-100123, chat_type="supergroup")
+    api.send_text(ALEX, "/help")  # answered by the bot itself; Rasa is down here
+    api.push_update(
+        {
+            "message": {
+                "message_id": 99,
+                "date": 1,
+                "chat": {"id": ALEX, "type": "private", "first_name": "Alex"},
+                "from": {"id": ALEX, "is_bot": False, "first_name": "Alex"},
+                "sticker": {
+                    "file_id": "s1",
+                    "file_unique_id": "u1",
+                    "type": "regular",
+                    "width": 1,
+                    "height": 1,
+                    "is_animated": False,
+                    "is_video": False,
+                },
+            }
+        }
+    )
+    asyncio.run(_poll_once(make_channel()))
+    assert api.sent(-100123) == []
+    help_text, sticker_reply = api.sent(ALEX)
+    assert "/privacy" in help_text["text"]
+    assert "only read text" in sticker_reply["text"]
