@@ -15,7 +15,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install run test unit e2e lint validate rasa-validate rasa-test compose-check model chat clean
+.PHONY: help install run test unit e2e lint validate rasa-validate rasa-test nlu-report compose-check model chat clean
 
 help:
 	@echo "make run    - build what is missing, train if needed, start everything (terminal chat without TELEGRAM_BOT_TOKEN)"
@@ -62,6 +62,15 @@ rasa-test: model
 	cd rasa_project && ../$(RASA) test core --model "$$(../$(PY) -m coach.model --quiet)" \
 		--stories tests --fail-on-prediction-errors --out ../var/rasa-test-results
 
+# Held-out NLU figures (tests/nlu/heldout.yml, never trained on); fails below
+# the barrier macro-F1 floor or if a crisis message slips past NLU and safety net.
+nlu-report: model
+	rm -rf var/nlu-results
+	cd rasa_project && ../$(RASA) test nlu --model "$$(../$(PY) -m coach.model --quiet)" \
+		--nlu ../tests/nlu/heldout.yml --out ../var/nlu-results --no-plot > ../var/nlu-test.log 2>&1 \
+		|| { tail -20 ../var/nlu-test.log; exit 1; }
+	$(PY) tests/perf/nlu_report.py var/nlu-results
+
 compose-check:
 	@command -v docker-compose >/dev/null || { \
 		echo ">> installing Debian's docker-compose to validate docker-compose.yml"; \
@@ -77,7 +86,7 @@ unit: $(VENV)/.installed
 e2e: model
 	$(PY) -m pytest -m e2e -q
 
-test: install validate model rasa-test
+test: install validate model rasa-test nlu-report
 	$(PY) -m pytest -q
 
 clean:

@@ -1,103 +1,212 @@
-"""Check-ins: starting one for a task, logging how it went, listing the tasks."""
+"""Check-ins: opening one, logging how it went, the details after "done", "later"."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import store
-from actions.common import message_key, requested_task_id
-from data import checkins, patients
+from actions.common import FORM_SLOTS, Asked, find_task, number_in, which_task_buttons
+from actions.forms import BridgeworkFormValidation
+from actions.rationale import rationale_messages
+from actions.worksheets import start_worksheet
+from data import checkins, schedule_changes, tasks
+from data.library import task_templates
+from data.models import utcnow
+from data.timeparse import next_occurrence
 
 log = logging.getLogger(__name__)
 
-_STATUS_BY_INTENT = {
-    "report_done": "done",
-    "report_partial": "partial",
-    "report_not_done": "not_done",
-}
+_STATUS_BY_INTENT = {"report_done": "done", "report_partial": "partial", "report_not_done": "not_done"}
+_SKIP_WORDS = {"skip", "no", "nope", "nothing", "nah", "not really", "no thanks"}
+
+
+def _unavailable(dispatcher: CollectingDispatcher, name: str) -> list[dict[str, Any]]:
+    log.exception("database unavailable in %s", name)
+    dispatcher.utter_message(response="utter_not_available")
+    return []
 
 
 class ActionStartCheckin(Action):
-    """Opens a check-in on one task (the scheduler names it in EXTERNAL_checkin)."""
+    """Opens a check-in on one task: asked for by the patient, or a scheduled nudge."""
 
     def name(self) -> str:
         return "action_start_checkin"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        wanted = requested_task_id(tracker)
+        asked = Asked.of(tracker)
+        nudge = asked.intent == "EXTERNAL_checkin"
 
         def work(session):
-            patient = patients.by_sender(session=session, sender_id=tracker.sender_id)
-            if patient is None:
-                return None
-            tasks = patients.active_tasks(session=session, patient_id=patient.id)
-            task = checkins.pick_task(tasks, None, wanted) or (tasks[0] if tasks else None)
-            return patient.display_name, patient.discreet, task and (task.task_id, task.title)
+            found = find_task(session, asked, use_slot=False)
+            if found.task is None:
+                return found, None
+            # A discreet nudge names no task; the rationale waits for the patient's answer.
+            first = False if nudge and found.patient.discreet else found.task.rationale_shown_at is None
+            if first:
+                tasks.mark_rationale_shown(session=session, assignment_id=found.task.id)
+            return found, rationale_messages(found.task) if first else None
 
         try:
-            found = await store.run(work)
+            found, rationale = await store.run(work)
         except SQLAlchemyError:
-            log.exception("database unavailable in %s", self.name())
-            dispatcher.utter_message(response="utter_not_available")
-            return []
-        if found is None or found[2] is None:
+            return _unavailable(dispatcher, self.name())
+        if found.patient is None or not found.tasks:
             dispatcher.utter_message(response="utter_no_tasks")
             return []
-        name, discreet, (task_id, title) = found
-        response = "utter_checkin_prompt_discreet" if discreet else "utter_checkin_prompt"
-        dispatcher.utter_message(response=response, name=name, task_title=title.lower())
-        return [SlotSet("task_id", task_id)]
+        if found.task is None:
+            dispatcher.utter_message(
+                response="utter_which_task", buttons=which_task_buttons("ask_checkin", found.tasks)
+            )
+            return []
+        for message in rationale or []:
+            dispatcher.utter_message(**message)
+        discreet = nudge and found.patient.discreet
+        dispatcher.utter_message(
+            response="utter_checkin_prompt_discreet" if discreet else "utter_checkin_prompt",
+            name=found.patient.display_name,
+            task_title=found.task.title.lower(),
+        )
+        return [SlotSet("task_id", found.task.task_id)]
 
 
 class ActionLogCheckin(Action):
-    """Writes the check-in the patient reported, once per message."""
+    """Writes what the patient reported at once, so it's never lost, then the flow goes on."""
 
     def name(self) -> str:
         return "action_log_checkin"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        status = _STATUS_BY_INTENT.get(intent or "")
+        asked = Asked.of(tracker)
+        status = _STATUS_BY_INTENT.get(asked.intent or "")
         if status is None:
             dispatcher.utter_message(response="utter_default")
-            return []
-        wanted = requested_task_id(tracker)
-        text = tracker.latest_message.get("text")
-        key = message_key(tracker)
+            return [SlotSet("checkin_logged", False)]
 
         def work(session):
-            patient = patients.by_sender(session=session, sender_id=tracker.sender_id)
-            if patient is None:
-                return "no_patient", None
-            tasks = patients.active_tasks(session=session, patient_id=patient.id)
-            if not tasks:
-                return "no_tasks", None
-            task = checkins.pick_task(tasks, text, wanted) or tasks[0]
-            checkins.record_checkin(session=session, assignment_id=task.id, status=status, dedupe_key=key)
-            return "logged", (task.task_id, task.title)
+            found = find_task(session, asked)
+            if found.task is None:
+                return found, None, None
+            row, _ = checkins.record_checkin(
+                session=session, assignment_id=found.task.id, status=status, dedupe_key=asked.key
+            )
+            first = tasks.mark_rationale_shown(session=session, assignment_id=found.task.id)
+            return found, row.id, rationale_messages(found.task) if first else None
 
         try:
-            outcome, task = await store.run(work)
+            found, checkin_id, rationale = await store.run(work)
         except SQLAlchemyError:
-            log.exception("database unavailable in %s", self.name())
-            dispatcher.utter_message(response="utter_not_available")
-            return []
-        if outcome != "logged" or task is None:
+            return _unavailable(dispatcher, self.name()) + [SlotSet("checkin_logged", False)]
+        if found.patient is None or not found.tasks:
             dispatcher.utter_message(response="utter_no_tasks")
-            return []
-        task_id, title = task
-        dispatcher.utter_message(response=f"utter_checkin_{status}", task_title=title.lower())
-        return [SlotSet("task_id", task_id)]
+            return [SlotSet("checkin_logged", False)]
+        if found.task is None:
+            dispatcher.utter_message(
+                response="utter_which_task", buttons=which_task_buttons(asked.intent, found.tasks)
+            )
+            return [SlotSet("checkin_logged", False)]
+        dispatcher.utter_message(response=f"utter_checkin_{status}", task_title=found.task.title.lower())
+        for message in rationale or []:
+            dispatcher.utter_message(**message)
+        return [
+            SlotSet("task_id", found.task.task_id),
+            SlotSet("checkin_id", float(checkin_id)),
+            SlotSet("checkin_logged", True),
+        ] + [SlotSet(slot, None) for slot in FORM_SLOTS if slot != "requested_slot"]
+
+
+class ValidateCheckinDetailsForm(BridgeworkFormValidation):
+    def name(self) -> str:
+        return "validate_checkin_details_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        # Nothing to share when the patient skipped the note.
+        if tracker.get_slot("reflection") == "-":
+            return [s for s in domain_slots if s != "reflection_shared"]
+        return domain_slots
+
+    def _rating(self, slot: str, value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+        rating = number_in(str(value or ""), 1, 5)
+        if rating is None:
+            dispatcher.utter_message(response="utter_rating_invalid")
+            return {slot: None}
+        return {slot: str(rating)}
+
+    def validate_helpfulness(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        return self._rating("helpfulness", value, dispatcher)
+
+    def validate_difficulty(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        return self._rating("difficulty", value, dispatcher)
+
+    def validate_reflection(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        text = str(value or "").strip()
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        if not text or text == "/deny" or intent == "deny" or text.lower().strip(".!") in _SKIP_WORDS:
+            return {"reflection": "-", "reflection_shared": False}
+        return {"reflection": text}
+
+
+class ActionSaveCheckinDetails(Action):
+    """Stores the ratings and note, then a short, specific celebration."""
+
+    def name(self) -> str:
+        return "action_save_checkin_details"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        checkin_id = tracker.get_slot("checkin_id")
+        helpfulness = number_in(tracker.get_slot("helpfulness"), 1, 5)
+        difficulty = number_in(tracker.get_slot("difficulty"), 1, 5)
+        reflection = tracker.get_slot("reflection")
+        reflection = None if reflection in (None, "-") else reflection
+        shared = bool(tracker.get_slot("reflection_shared"))
+        asked = Asked.of(tracker)
+
+        def work(session):
+            if checkin_id is not None:
+                checkins.update_details(
+                    session=session,
+                    checkin_id=int(checkin_id),
+                    helpfulness=helpfulness,
+                    difficulty=difficulty,
+                    reflection=reflection,
+                    reflection_shared=shared,
+                )
+            found = find_task(session, asked)
+            if found.task is None:
+                return None
+            return checkins.week_progress(session=session, assignment=found.task, now=utcnow())
+
+        try:
+            progress = await store.run(work)
+        except SQLAlchemyError:
+            return _unavailable(dispatcher, self.name())
+        if progress is not None:
+            done, planned = progress
+            if planned:
+                dispatcher.utter_message(response="utter_celebrate", done=done, planned=planned)
+            else:
+                dispatcher.utter_message(response="utter_celebrate_no_plan", done=done)
+        return [SlotSet(slot, None) for slot in FORM_SLOTS]
 
 
 class ActionListTasks(Action):
@@ -105,25 +214,112 @@ class ActionListTasks(Action):
         return "action_list_tasks"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
+        asked = Asked.of(tracker)
+
         def work(session):
-            patient = patients.by_sender(session=session, sender_id=tracker.sender_id)
-            if patient is None:
-                return []
-            return [
-                (t.title, t.minutes) for t in patients.active_tasks(session=session, patient_id=patient.id)
-            ]
+            return [(t.title, t.minutes) for t in find_task(session, asked).tasks]
 
         try:
-            tasks = await store.run(work)
+            found = await store.run(work)
         except SQLAlchemyError:
-            log.exception("database unavailable in %s", self.name())
-            dispatcher.utter_message(response="utter_not_available")
-            return []
-        if not tasks:
+            return _unavailable(dispatcher, self.name())
+        if not found:
             dispatcher.utter_message(response="utter_no_tasks")
             return []
-        lines = "\n".join(f"• {title}" + (f" ({minutes} min)" if minutes else "") for title, minutes in tasks)
+        lines = "\n".join(f"• {title}" + (f" ({minutes} min)" if minutes else "") for title, minutes in found)
         dispatcher.utter_message(response="utter_task_list", task_lines=lines)
         return []
+
+
+class ActionDoNow(Action):
+    """Not done yet, and the patient wants to do it now: a guided worksheet when
+    the task has one, otherwise the therapist's steps, and we wait."""
+
+    def name(self) -> str:
+        return "action_do_now"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        asked = Asked.of(tracker)
+
+        def work(session):
+            started, found = start_worksheet(session, asked)
+            if started or found.task is None:
+                return started, None
+            default = task_templates().get(found.task.template, {}).get("name", found.task.title)
+            return False, found.task.instructions.strip() or default
+
+        try:
+            started, instructions = await store.run(work)
+        except SQLAlchemyError:
+            return _unavailable(dispatcher, self.name()) + [SlotSet("worksheet_active", False)]
+        if started:
+            return [SlotSet("worksheet_active", True), SlotSet("worksheet_answer", None)]
+        if instructions is None:
+            dispatcher.utter_message(response="utter_no_tasks")
+        else:
+            dispatcher.utter_message(response="utter_do_now", instructions=instructions)
+        return [SlotSet("worksheet_active", False)]
+
+
+class ValidateLaterForm(BridgeworkFormValidation):
+    def name(self) -> str:
+        return "validate_later_form"
+
+    async def validate_later_time(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        asked = Asked.of(tracker)
+
+        def timezone(session):
+            found = find_task(session, asked)
+            return found.patient.timezone if found.patient else "UTC"
+
+        try:
+            tz = ZoneInfo(await store.run(timezone))
+        except SQLAlchemyError:
+            tz = ZoneInfo("UTC")
+        when = next_occurrence(str(value or ""), dt.datetime.now(tz))
+        if when is None:
+            dispatcher.utter_message(response="utter_time_not_understood")
+            return {"later_time": None}
+        return {"later_time": when.astimezone(dt.timezone.utc).isoformat()}
+
+
+class ActionSaveLater(Action):
+    """Asks the scheduler, through a row, for a one-off check-in at the chosen time."""
+
+    def name(self) -> str:
+        return "action_save_later"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        asked = Asked.of(tracker)
+        at = dt.datetime.fromisoformat(tracker.get_slot("later_time"))
+
+        def work(session):
+            found = find_task(session, asked)
+            if found.task is None:
+                return None
+            schedule_changes.request(
+                session=session,
+                patient_id=found.patient.id,
+                assignment_id=found.task.id,
+                kind="once",
+                at=at,
+                dedupe_key=f"later:{asked.key}",
+            )
+            return found.patient.timezone
+
+        try:
+            tz = await store.run(work)
+        except SQLAlchemyError:
+            return _unavailable(dispatcher, self.name())
+        if tz is None:
+            dispatcher.utter_message(response="utter_no_tasks")
+        else:
+            local = at.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+            dispatcher.utter_message(response="utter_later_confirmed", time=local)
+        return [SlotSet("later_time", None)]

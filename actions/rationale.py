@@ -1,4 +1,5 @@
-"""Why a task matters: the therapist's words first, then the library's line."""
+"""Why a task matters: the therapist's words first, then the library's line, then
+how much the patient expects it to help (asked once per task)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,26 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import store
-from actions.common import requested_task_id
-from data import checkins, patients
+from actions.common import Asked, entity, find_task, number_in, which_task_buttons
+from data import tasks
 from data.library import task_templates
+from data.models import Assignment
 
 log = logging.getLogger(__name__)
+
+
+def rationale_messages(task: Assignment) -> list[dict[str, Any]]:
+    """The rationale, and the expectation question while it is unanswered."""
+    why = task_templates().get(task.template, {}).get("why", "")
+    title = task.title.lower()
+    messages = [{"response": "utter_rationale", "task_title": title, "rationale": task.rationale, "why": why}]
+    if task.expected_helpfulness is None:
+        messages.append({"response": "utter_ask_expectation", "task_title": title})
+    return messages
 
 
 class ActionExplainRationale(Action):
@@ -23,31 +36,58 @@ class ActionExplainRationale(Action):
         return "action_explain_rationale"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        wanted = requested_task_id(tracker)
-        text = tracker.latest_message.get("text")
+        asked = Asked.of(tracker)
 
         def work(session):
-            patient = patients.by_sender(session=session, sender_id=tracker.sender_id)
-            if patient is None:
-                return None
-            tasks = patients.active_tasks(session=session, patient_id=patient.id)
-            task = checkins.pick_task(tasks, text, wanted) or (tasks[0] if tasks else None)
-            return task and (task.task_id, task.title, task.rationale, task.template)
+            found = find_task(session, asked)
+            if found.task is None:
+                return found, None
+            tasks.mark_rationale_shown(session=session, assignment_id=found.task.id)
+            return found, rationale_messages(found.task)
 
         try:
-            task = await store.run(work)
+            found, messages = await store.run(work)
         except SQLAlchemyError:
             log.exception("database unavailable in %s", self.name())
             dispatcher.utter_message(response="utter_not_available")
             return []
-        if task is None:
+        if not found.tasks:
             dispatcher.utter_message(response="utter_no_tasks")
             return []
-        task_id, title, rationale, template = task
-        why = task_templates().get(template, {}).get("why", "")
-        dispatcher.utter_message(
-            response="utter_rationale", task_title=title.lower(), rationale=rationale, why=why
-        )
-        return [SlotSet("task_id", task_id)]
+        if found.task is None:
+            buttons = which_task_buttons("ask_rationale", found.tasks)
+            dispatcher.utter_message(response="utter_which_task", buttons=buttons)
+            return []
+        for message in messages:
+            dispatcher.utter_message(**message)
+        return [SlotSet("task_id", found.task.task_id)]
+
+
+class ActionSaveExpectation(Action):
+    def name(self) -> str:
+        return "action_save_expectation"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        rating = number_in(entity(tracker, "rating"), 1, 5)
+        if rating is None:
+            dispatcher.utter_message(response="utter_rating_invalid")
+            return []
+        asked = Asked.of(tracker)
+
+        def work(session):
+            found = find_task(session, asked)
+            if found.task is not None:
+                tasks.set_expectation(session=session, assignment_id=found.task.id, rating=rating)
+
+        try:
+            await store.run(work)
+        except SQLAlchemyError:
+            log.exception("database unavailable in %s", self.name())
+            dispatcher.utter_message(response="utter_not_available")
+            return []
+        dispatcher.utter_message(response="utter_expectation_thanks")
+        return []

@@ -6,12 +6,12 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import store
-from actions.common import message_key
+from actions.common import FORM_SLOTS, message_key
 from data import patients, safety_events
 
 log = logging.getLogger(__name__)
@@ -57,4 +57,4 @@ class ActionCrisisResponse(Action):
             dispatcher.utter_message(response="utter_crisis_resources_fallback")
         dispatcher.utter_message(response="utter_crisis_not_monitored")
         # Whatever was under way is suspended.
-        return [ActiveLoop(None)]
+        return [ActiveLoop(None)] + [SlotSet(slot, None) for slot in FORM_SLOTS]

@@ -24,8 +24,10 @@ from data.models import Patient
 
 log = logging.getLogger(__name__)
 
-# Rasa payloads the bot forwards from buttons: an intent name, nothing else.
-_RASA_PAYLOAD = re.compile(r"^/[a-z_]{1,40}$")
+# Rasa payloads the bot forwards from buttons: an intent, at most one simple
+# entity. Anything else did not come from a button of ours. The actions check
+# that an entity such as a task belongs to the sender.
+_RASA_PAYLOAD = re.compile(r'^/[a-z_]{1,40}(\{"[a-z_]{1,20}":"[A-Za-z0-9_-]{1,24}"\})?$')
 # Long messages are kept whole where a flow stores text, but the NLU reads the start.
 NLU_TEXT_LIMIT = 4000
 

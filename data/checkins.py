@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from data.db import insert_once
-from data.models import Assignment, CheckIn, utcnow
+from data.models import Assignment, CheckIn, Patient, utcnow
 
 STATUSES = ("done", "partial", "not_done", "skipped", "no_response")
 
@@ -45,3 +48,39 @@ def record_checkin(
     }
     row, created = insert_once(session, CheckIn, values, "dedupe_key")
     return row, created  # type: ignore[return-value]
+
+
+def update_details(
+    *,
+    session: Session,
+    checkin_id: int,
+    helpfulness: int | None,
+    difficulty: int | None,
+    reflection: str | None,
+    reflection_shared: bool,
+) -> None:
+    row = session.get(CheckIn, checkin_id)
+    if row is None:
+        return
+    row.helpfulness = helpfulness
+    row.difficulty = difficulty
+    row.reflection = reflection or None
+    row.reflection_shared = bool(reflection) and reflection_shared
+
+
+def week_progress(*, session: Session, assignment: Assignment, now: dt.datetime) -> tuple[int, int | None]:
+    """(done this week, planned this week) in the patient's own week, Monday first."""
+    patient = session.get(Patient, assignment.patient_id)
+    tz = ZoneInfo(patient.timezone if patient else "UTC")
+    local = now.astimezone(tz)
+    monday = dt.datetime.combine(local.date() - dt.timedelta(days=local.weekday()), dt.time(), tzinfo=tz)
+    done = session.scalar(
+        select(func.count(CheckIn.id)).where(
+            CheckIn.assignment_id == assignment.id,
+            CheckIn.status == "done",
+            CheckIn.reported_at >= monday,
+        )
+    )
+    schedule = assignment.schedule or {}
+    planned = len(schedule["days"]) if schedule.get("days") else schedule.get("times_per_week")
+    return int(done or 0), planned

@@ -6,7 +6,18 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from data.care_plans import new_sender_id
-from data.models import Assignment, Barrier, CheckIn, Invite, NudgeLog, Patient, SafetyEvent, utcnow
+from data.models import (
+    Assignment,
+    Barrier,
+    CheckIn,
+    Invite,
+    NudgeLog,
+    Patient,
+    SafetyEvent,
+    ScheduleChange,
+    Worksheet,
+    utcnow,
+)
 
 
 def erase_patient(*, session: Session, patient_id: str) -> str | None:
@@ -20,6 +31,8 @@ def erase_patient(*, session: Session, patient_id: str) -> str | None:
     if patient is None:
         return None
     assignment_ids = select(Assignment.id).where(Assignment.patient_id == patient_id)
+    session.execute(delete(Worksheet).where(Worksheet.patient_id == patient_id))
+    session.execute(delete(ScheduleChange).where(ScheduleChange.patient_id == patient_id))
     session.execute(delete(CheckIn).where(CheckIn.assignment_id.in_(assignment_ids)))
     session.execute(delete(NudgeLog).where(NudgeLog.assignment_id.in_(assignment_ids)))
     session.execute(delete(Barrier).where(Barrier.patient_id == patient_id))

@@ -133,6 +133,10 @@ class Assignment(Base):
     start: Mapped[dt.date | None] = mapped_column(Date)
     end: Mapped[dt.date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What the patient said and did about this task; plan re-application leaves these alone.
+    expected_helpfulness: Mapped[int | None] = mapped_column(Integer)
+    rationale_shown_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    backed_off_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     patient: Mapped[Patient] = relationship(back_populates="assignments")
 
@@ -155,6 +159,25 @@ class CheckIn(Base):
     assignment: Mapped[Assignment] = relationship()
 
 
+class Worksheet(Base):
+    """A guided worksheet in the chat; each answer is written as it is given."""
+
+    __tablename__ = "worksheet"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"))
+    template: Mapped[str] = mapped_column(String(64))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="in_progress")  # in_progress|resting|complete
+    checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkin.id", ondelete="SET NULL"))
+    # The message that gave the last answer: a retried message doesn't answer twice.
+    last_message_key: Mapped[str | None] = mapped_column(String(128))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Barrier(Base):
     __tablename__ = "barrier"
 
@@ -163,7 +186,11 @@ class Barrier(Base):
     patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
     category: Mapped[str] = mapped_column(String(32))
     words: Mapped[str] = mapped_column(Text)
+    option: Mapped[str | None] = mapped_column(String(64))
     plan: Mapped[str | None] = mapped_column(Text)
+    # The task may need adjusting: too hard, unclear or not useful.
+    flag_for_therapist: Mapped[bool] = mapped_column(Boolean, default=False)
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -180,6 +207,27 @@ class SafetyEvent(Base):
     words: Mapped[str | None] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     therapist_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ScheduleChange(Base):
+    """A change to when a patient is nudged, asked for in conversation.
+
+    Written by the action server; the scheduler consumes it when reconciling,
+    so nothing but the scheduler touches APScheduler.
+    kind: once (check in at `at`), move (nudge this task at `clock` from now on).
+    """
+
+    __tablename__ = "schedule_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    clock: Mapped[str | None] = mapped_column(String(5))
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    applied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class NudgeLog(Base):

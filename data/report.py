@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from data.models import Assignment, Barrier, CheckIn, Patient, SafetyEvent
+from data.models import Assignment, Barrier, CheckIn, Patient, SafetyEvent, Worksheet
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -37,6 +37,11 @@ def patient_report(*, session: Session, patient: Patient, since: dt.datetime | N
         barrier_q = barrier_q.where(Barrier.at >= since)
         event_q = event_q.where(SafetyEvent.at >= since)
     checkins = list(session.scalars(checkin_q))
+    worksheets = {
+        w.checkin_id: w.answers
+        for w in session.scalars(select(Worksheet).where(Worksheet.patient_id == patient.id))
+        if w.checkin_id is not None
+    }
     events = list(session.scalars(event_q))
 
     return {
@@ -56,6 +61,8 @@ def patient_report(*, session: Session, patient: Patient, since: dt.datetime | N
                 "difficulty": c.difficulty,
                 # Only what the patient agreed to share reaches the therapist.
                 "reflection": c.reflection if c.reflection_shared else None,
+                # A worksheet done in the chat is the homework itself, for review in session.
+                "worksheet": worksheets.get(c.id),
             }
             for c in checkins
         ],
@@ -64,6 +71,8 @@ def patient_report(*, session: Session, patient: Patient, since: dt.datetime | N
                 "category": b.category,
                 "words": b.words,
                 "plan": b.plan,
+                "option": b.option,
+                "needs_adjusting": b.flag_for_therapist,
                 "at": _iso(b.at),
                 "task_id": task_ids.get(b.assignment_id) if b.assignment_id else None,
             }

@@ -19,7 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.rendering import Reply, from_rasa
 from data.db import insert_once, run_in_thread
-from data.models import Assignment, CheckIn, NudgeLog, Patient, utcnow
+from data.models import Assignment, CheckIn, NudgeLog, Patient, ScheduleChange, utcnow
+from data.schedule_changes import paused_until
+
+# After pushback on a task, it gets no nudges for this long, unless the patient
+# checks in on it again first.
+BACK_OFF = dt.timedelta(days=3)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,16 @@ def _claim(session: Session, assignment_id: int, scheduled_for: dt.datetime) -> 
         or patient.telegram_chat_id is None
     ):
         return None
+    if paused_until(session=session, patient_id=patient.id) is not None:
+        return None
+    if assignment.backed_off_at is not None and scheduled_for - assignment.backed_off_at < BACK_OFF:
+        re_engaged = session.scalar(
+            select(CheckIn.id).where(
+                CheckIn.assignment_id == assignment_id, CheckIn.reported_at > assignment.backed_off_at
+            )
+        )
+        if re_engaged is None:
+            return None
     tz = ZoneInfo(patient.timezone)
     local_day = scheduled_for.astimezone(tz).date()
     day_start = dt.datetime.combine(local_day, dt.time(), tzinfo=tz)
@@ -128,4 +143,31 @@ async def send_nudge(assignment_id: int, scheduled_for: str | None = None) -> st
     status = "sent" if delivered else "failed"
     await run_in_thread(runtime.sessions, lambda s: _finish(s, due.log_id, status))
     log.info("nudge %s for assignment %s", status, assignment_id)
+    return status
+
+
+async def send_once(change_id: int) -> str:
+    """A one-off check-in the patient asked for; marked applied once it has run."""
+    runtime = _runtime
+    if runtime is None:
+        log.error("nudge fired before the scheduler runtime was installed")
+        return "no_runtime"
+
+    def load(session: Session) -> tuple[int, str] | None:
+        change = session.get(ScheduleChange, change_id)
+        if change is None or change.applied_at is not None or change.assignment_id is None:
+            return None
+        return change.assignment_id, change.at.isoformat()
+
+    found = await run_in_thread(runtime.sessions, load)
+    if found is None:
+        return "skipped"
+    status = await send_nudge(found[0], found[1])
+
+    def applied(session: Session) -> None:
+        change = session.get(ScheduleChange, change_id)
+        if change is not None:
+            change.applied_at = utcnow()
+
+    await run_in_thread(runtime.sessions, applied)
     return status

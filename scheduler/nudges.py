@@ -5,20 +5,26 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from data.models import Assignment, Patient
+from data.models import Assignment, Patient, ScheduleChange, utcnow
+from data.schedule_changes import clock_override
 from scheduler import planner
+
+# A one-off check-in this late is no longer "later today"; it is dropped.
+ONCE_GRACE = dt.timedelta(hours=2)
 
 
 @dataclass(frozen=True)
 class WantedJob:
     id: str
-    assignment_id: int
-    patient_id: str
-    trigger: CronTrigger
+    func: str
+    args: tuple[int, ...]
+    trigger: BaseTrigger
 
 
 def wanted_jobs(*, session: Session) -> list[WantedJob]:
@@ -36,16 +42,30 @@ def wanted_jobs(*, session: Session) -> list[WantedJob]:
     )
     jobs = []
     for assignment, patient in rows:
-        for i, trig in enumerate(_triggers(assignment, patient)):
-            jobs.append(WantedJob(f"nudge:{assignment.id}:{i}", assignment.id, patient.id, trig))
+        for i, trig in enumerate(_triggers(session, assignment, patient)):
+            jobs.append(WantedJob(f"nudge:{assignment.id}:{i}", SEND_NUDGE, (assignment.id,), trig))
+    # One-off check-ins the patient asked for ("later today, at 6").
+    for change in session.scalars(
+        select(ScheduleChange).where(
+            ScheduleChange.kind == "once",
+            ScheduleChange.applied_at.is_(None),
+            ScheduleChange.at > utcnow() - ONCE_GRACE,
+        )
+    ):
+        jobs.append(
+            WantedJob(f"nudge-once:{change.id}", SEND_ONCE, (change.id,), DateTrigger(run_date=change.at))
+        )
     return jobs
 
 
-def _triggers(assignment: Assignment, patient: Patient) -> list[CronTrigger]:
-    return [
-        planner.trigger(slot, patient.timezone, assignment.start, assignment.end)
-        for slot in planner.slots(assignment.schedule, patient.routine)
-    ]
+SEND_NUDGE = "scheduler.jobs:send_nudge"
+SEND_ONCE = "scheduler.jobs:send_once"
+
+
+def _triggers(session: Session, assignment: Assignment, patient: Patient) -> list[CronTrigger]:
+    clock = clock_override(session=session, assignment_id=assignment.id, patient_id=patient.id)
+    found = planner.with_clock(planner.slots(assignment.schedule, patient.routine), clock)
+    return [planner.trigger(slot, patient.timezone, assignment.start, assignment.end) for slot in found]
 
 
 def upcoming_for(
@@ -61,7 +81,7 @@ def upcoming_for(
         query = query.where(Patient.id == patient_id)
     out = []
     for assignment, patient in session.execute(query):
-        triggers = _triggers(assignment, patient)
+        triggers = _triggers(session, assignment, patient)
         out += [(t, assignment, patient) for t in planner.upcoming(triggers, after, limit)]
     out.sort(key=lambda item: item[0])
     return out[:limit]

@@ -46,6 +46,14 @@ def slots(schedule: dict[str, Any], routine: dict[str, Any]) -> list[Slot]:
     ]
 
 
+def with_clock(found: list[Slot], clock: str | None) -> list[Slot]:
+    """The patient's own time ("remind me at 7pm") in place of the plan's."""
+    if clock is None:
+        return found
+    days = tuple(d for d in WEEKDAYS if any(d in s.days for s in found))
+    return [Slot(days, clock)] if days else []
+
+
 def trigger(
     slot: Slot, timezone: str, start: dt.date | None = None, end: dt.date | None = None
 ) -> CronTrigger:

@@ -22,8 +22,7 @@ from scheduler.nudges import wanted_jobs
 
 log = logging.getLogger(__name__)
 
-JOB_PREFIX = "nudge:"
-SEND_NUDGE = "scheduler.jobs:send_nudge"
+JOB_PREFIX = "nudge"  # nudge:… (weekly) and nudge-once:… (asked for)
 # A nudge more than two hours late is no longer timely; coalesce a backlog into one.
 MISFIRE_GRACE_SECONDS = 2 * 60 * 60
 
@@ -90,11 +89,7 @@ class NudgeScheduler:
             if current is not None and str(current.trigger) == str(want.trigger):
                 continue
             self._scheduler.add_job(
-                SEND_NUDGE,
-                trigger=want.trigger,
-                id=job_id,
-                args=[want.assignment_id],
-                replace_existing=True,
+                want.func, trigger=want.trigger, id=job_id, args=list(want.args), replace_existing=True
             )
             counts["replaced" if current is not None else "added"] += 1
         if any(counts.values()):

@@ -1,4 +1,4 @@
-"""Content a clinic can adapt without code: task templates, and later barrier scripts."""
+"""Content a clinic can adapt without code: task templates and barrier scripts."""
 
 from __future__ import annotations
 
@@ -19,3 +19,16 @@ def load(name: str) -> dict[str, Any]:
 
 def task_templates() -> dict[str, dict[str, Any]]:
     return load("tasks")["templates"]
+
+
+def barrier_scripts() -> dict[str, Any]:
+    return load("barriers")
+
+
+def barrier_options(category: str) -> list[dict[str, Any]]:
+    return list(barrier_scripts()["categories"].get(category, {}).get("options", []))
+
+
+def worksheet(template: str) -> dict[str, Any] | None:
+    """The guided worksheet for a kind of task, if it has one."""
+    return load("worksheets")["worksheets"].get(template)

@@ -81,8 +81,9 @@ def test_forged_buttons_and_typed_payloads_are_refused(conversation, sessions):
     run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
     with pytest.raises(RetryLater):
         run(conversation.on_button(alex, "bw:consent:yes", "k2"))
-    [reply] = run(conversation.on_button(alex, '/report_done{"task_id":"walk"}', "k3"))
-    assert "expired" in reply.text
+    for forged in ('/report_done{"task_id":"walk","x":"y"}', "/report_done; drop", "/" + "a" * 60, ""):
+        [reply] = run(conversation.on_button(alex, forged, "k3"))
+        assert "expired" in reply.text
     [reply] = run(conversation.on_button(alex, "bw:forget:maybe", "k4"))
     assert "expired" in reply.text
 

@@ -12,6 +12,10 @@ CRISIS = [
     "Im sooooo done, i want to diiie... want to die",
     "he hits me when he's drunk",
     "i dont want to be alive anymore",
+    "kms",
+    "took 40 paracetamol an hour ago",
+    "my family would be fine without me",
+    "urge to cut is bad tonight",
 ]
 ORDINARY = [
     "this homework is killing me",
@@ -20,6 +24,10 @@ ORDINARY = [
     "just killing time before the bus",
     "not yet, too tired",
     "my therapist said to write it down",
+    "took my pills this morning like usual",
+    "going to jump in the shower then do it",
+    "i left a note for my flatmate about the bins",
+    "work deadline is going to be the death of me lol",
 ]
 
 

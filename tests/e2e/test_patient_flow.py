@@ -44,6 +44,23 @@ def test_a_stranger_is_turned_away_kindly(stack):
     assert all(r["checkins"] == [] for r in report)
 
 
+def button(message: dict, title: str) -> str:
+    """The callback data of the button with this title; fails if it isn't shown."""
+    for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+        for b in row:
+            if b["text"] == title:
+                return b["callback_data"]
+    raise AssertionError(f"no button {title!r} on {message['text'][:60]!r}")
+
+
+def find(messages: list[dict], fragment: str) -> dict:
+    return next(m for m in messages if fragment in (m["text"] or ""))
+
+
+def press(api, message: dict, title: str) -> None:
+    api.press_button(PATIENT, message["message_id"], button(message, title))
+
+
 def test_patient_links_consents_and_checks_in(stack):
     api = stack.api
     api.send_text(PATIENT, "/start TEST-CODE-100")
@@ -52,47 +69,164 @@ def test_patient_links_consents_and_checks_in(stack):
     buttons = consent["reply_markup"]["inline_keyboard"]
     assert [row[0]["callback_data"] for row in buttons] == ["bw:consent:yes", "bw:consent:no"]
 
-    api.press_button(PATIENT, consent["message_id"], "bw:consent:yes")
-    after_consent = api.wait_for_sent(PATIENT, 3)
-    assert "Thank you" in after_consent[1]["text"]
-    greeting = after_consent[2]
-    assert "homework coach" in greeting["text"]
-    payloads = [row[0]["callback_data"] for row in greeting["reply_markup"]["inline_keyboard"]]
-    assert "/report_done" in payloads
+    press(api, consent, "Yes, let's start")
+    greeting = find(wait_for_text(api, PATIENT, 1, "homework coach"), "homework coach")
+    assert "/report_done" in [row[0]["callback_data"] for row in greeting["reply_markup"]["inline_keyboard"]]
 
+    before = len(api.sent(PATIENT))
     api.send_text(PATIENT, "I did my thought record")
-    replies = api.wait_for_sent(PATIENT, 5)
-    assert "thought record" in replies[3]["text"] and "done" in replies[3]["text"]
-    assert "anything else" in replies[4]["text"].lower()
+    replies = wait_for_text(api, PATIENT, before, "How helpful was it")
+    joined = "\n".join(texts(replies))
+    assert "thought record" in joined and " as done" in joined
+    # The first check-in on a task brings the therapist's rationale and asks what the patient expects.
+    assert "Writing the thought down slows it" in joined
+    assert "How much do you expect the thought record to help" in joined
     # Every message about tasks is protected from forwarding and saving.
     assert all(m["protect_content"] for m in replies)
 
+    press(api, find(replies, "How helpful was it"), "4")
+    ask = find(wait_for_text(api, PATIENT, before, "how hard was it"), "how hard was it")
+    press(api, ask, "2")
+    wait_for_text(api, PATIENT, before, "Anything you noticed")
+    api.send_text(PATIENT, "I noticed the worry got quieter once it was on paper")
+    share = find(wait_for_text(api, PATIENT, before, "therapist to see"), "therapist to see")
+    press(api, share, "Yes, share it")
+    celebration = find(wait_for_text(api, PATIENT, before, "this week"), "this week")
+    assert "1 of 3 this week" in celebration["text"]
+
     [alex] = json.loads(stack.coach("report", "--patient", "p-100", "--format", "json").stdout)
-    assert [(c["task_id"], c["status"]) for c in alex["checkins"]] == [("thought-record", "done")]
+    [checkin] = alex["checkins"]
+    assert (checkin["task_id"], checkin["status"]) == ("thought-record", "done")
+    assert (checkin["helpfulness"], checkin["difficulty"]) == (4, 2)
+    assert checkin["reflection"] == "I noticed the worry got quieter once it was on paper"
     assert alex["completion_rate"] == 1.0
 
 
-def test_buttons_work_and_rationale_is_the_therapists(stack):
+def test_rationale_expectation_and_an_obstacle_plan(stack):
     api = stack.api
     before = len(api.sent(PATIENT))
     api.send_text(PATIENT, "why do I have to do this?")
-    replies = wait_for_text(api, PATIENT, before, "Catching a thought on paper")
+    replies = wait_for_text(api, PATIENT, before, "How much do you expect")
     # The therapist's words come first, then the library's line on this kind of task.
     assert replies[0]["text"].startswith("Your therapist's reason for the thought record")
-    assert "Writing the thought down slows it" in replies[0]["text"]
+    assert "Catching a thought on paper" in "\n".join(texts(replies))
+    press(api, find(replies, "How much do you expect"), "4")
+    wait_for_text(api, PATIENT, before, "It's fine to be unsure")
 
     before = len(api.sent(PATIENT))
     api.send_text(PATIENT, "hi")
-    [greeting] = [
-        m for m in wait_for_text(api, PATIENT, before, "homework coach") if "homework coach" in m["text"]
-    ]
-    assert greeting["reply_markup"]
-    api.press_button(PATIENT, greeting["message_id"], "/report_partial")
-    wait_for_text(api, PATIENT, before, "partly done")
+    greeting = find(wait_for_text(api, PATIENT, before, "homework coach"), "homework coach")
+    press(api, greeting, "Partly")
+    replies = wait_for_text(api, PATIENT, before, "What got in the way")
+    assert "partly done" in "\n".join(texts(replies))
     # The pressed keyboard is removed, so it can't be pressed twice.
-    assert api.sent(PATIENT)[before]["reply_markup"] is None
+    assert api.sent(PATIENT)[api.sent(PATIENT).index(greeting)]["reply_markup"] is None
+
+    api.send_text(PATIENT, "been so busy with work i didnt have a second")
+    options = find(wait_for_text(api, PATIENT, before, "Which of these might work"), "Which of these")
+    assert "Life gets busy" in "\n".join(texts(api.sent(PATIENT)[before:]))
+    press(api, options, "A 2-minute version")
+    wait_for_text(api, PATIENT, before, "When could you do that")
+    api.send_text(PATIENT, "when I get home from work")
+    plan = find(wait_for_text(api, PATIENT, before, "Here's your plan"), "Here's your plan")
+    assert plan["text"] == "Here's your plan: when I get home from work, I will do a 2-minute version."
+
     [alex] = json.loads(stack.coach("report", "--patient", "p-100", "--format", "json").stdout)
+    assert alex["tasks"][0]["expected_helpfulness"] == 4
     assert [c["status"] for c in alex["checkins"]] == ["done", "partial"]
+    [barrier] = alex["barriers"]
+    assert barrier["category"] == "time"
+    assert barrier["words"] == "been so busy with work i didnt have a second"
+    assert barrier["plan"] == "When I get home from work, I will do a 2-minute version."
+
+
+BARRIER_MESSAGES = {
+    "forgot": ("completely slipped my mind", "happens to everyone"),
+    "privacy": ("my partner reads my phone so i didnt want to write anything down", "want privacy"),
+    "timing": ("too tired by the evening", "timing isn't working"),
+    "too_hard": ("it's overwhelming", "the task should change, not you"),
+    "unclear": ("not sure how to fill it in", "that's on the instructions"),
+    "not_useful": ("doesnt fit my problem", "worth knowing why a task might help"),
+    "low_mood": ("everything feels heavy", "When mood is low"),
+    "anxiety": ("my heart was racing when i tried", "brave to say so"),
+}
+
+
+@pytest.mark.parametrize("category", list(BARRIER_MESSAGES))
+def test_each_obstacle_gets_its_own_script_and_a_plan(stack, category):
+    api = stack.api
+    words, acknowledgement = BARRIER_MESSAGES[category]
+    before = len(api.sent(PATIENT))
+    api.send_text(PATIENT, words)
+    options = find(wait_for_text(api, PATIENT, before, "Which of these might work"), "Which of these")
+    assert acknowledgement in "\n".join(texts(api.sent(PATIENT)[before:]))
+    titles = [row[0]["text"] for row in options["reply_markup"]["inline_keyboard"]]
+    assert 3 <= len(titles) <= 4 and titles[-1] == "My own idea"
+    press(api, options, titles[0])
+    api.wait_until(
+        lambda: any(
+            "When could you do that" in (m["text"] or "") or "What time would be better" in (m["text"] or "")
+            for m in api.sent(PATIENT)[before:]
+        ),
+        60,
+        "the question of when",
+    )
+    asks_time = any("What time would be better" in (m["text"] or "") for m in api.sent(PATIENT)[before:])
+    api.send_text(PATIENT, "8am" if asks_time else "after breakfast")
+    wait_for_text(api, PATIENT, before, "Here's your plan")
+    [alex] = json.loads(stack.coach("report", "--patient", "p-100", "--format", "json").stdout)
+    latest = alex["barriers"][-1]
+    assert latest["category"] == category and latest["words"] == words
+    assert latest["plan"].startswith("When ")
+    assert latest["needs_adjusting"] is (category in ("too_hard", "unclear", "not_useful"))
+
+
+def test_pushback_is_met_with_reflection_not_the_task(stack):
+    api = stack.api
+    before = len(api.sent(PATIENT))
+    api.send_text(PATIENT, "there's no point")
+    replies = wait_for_text(api, PATIENT, before, "how important is working on this")
+    joined = "\n".join(texts(replies))
+    assert "your choice" in joined and "Done" not in joined  # no task pushed in the same turn
+    press(api, replies[-1], "7-8")
+    wait_for_text(api, PATIENT, before, "You picked 8, not 0")
+    [alex] = json.loads(stack.coach("report", "--patient", "p-100", "--format", "json").stdout)
+    assert alex["resistance"][-1]["words"] == "there's no point"
+    assert alex["tasks"][0]["backed_off_at"] is not None
+
+
+def test_a_thought_record_in_the_chat_survives_a_break(stack):
+    api = stack.api
+    before = len(api.sent(PATIENT))
+    api.send_text(PATIENT, "not yet")
+    options = find(wait_for_text(api, PATIENT, before, "What would help most"), "What would help most")
+    press(api, options, "Do it now, with me")
+    wait_for_text(api, PATIENT, before, "What was the situation")
+    api.send_text(PATIENT, "at work when my manager emailed me")
+    wait_for_text(api, PATIENT, before, "What went through your mind")
+    api.send_text(PATIENT, "that i am going to get sacked")
+    wait_for_text(api, PATIENT, before, "What did you feel")
+    api.send_text(PATIENT, "can we stop here")
+    wait_for_text(api, PATIENT, before, "Everything you wrote is saved")
+
+    api.send_text(PATIENT, "carry on with my thought record")
+    asked = len(api.sent(PATIENT))
+    wait_for_text(api, PATIENT, asked, "What did you feel")  # where it stopped, nothing lost
+    for answer, next_question in (
+        ("anxious", "How strong was that feeling"),
+        ("80", "What makes the thought seem true"),
+        ("the email was really short", "What doesn't fit the thought"),
+        ("she praised my report last week", "more balanced way"),
+        ("she is probably just busy", "how strong is the feeling now"),
+    ):
+        api.send_text(PATIENT, answer)
+        wait_for_text(api, PATIENT, asked, next_question)
+    api.send_text(PATIENT, "45")
+    wait_for_text(api, PATIENT, asked, "went from 80 to 45")
+    [alex] = json.loads(stack.coach("report", "--patient", "p-100", "--format", "json").stdout)
+    [worksheet] = [c["worksheet"] for c in alex["checkins"] if c["worksheet"]]
+    assert worksheet["situation"] == "at work when my manager emailed me"
+    assert worksheet["balanced"] == "she is probably just busy" and worksheet["rerating"] == 45
 
 
 def test_a_scheduled_nudge_arrives_and_is_answered_into_a_checkin(stack, tmp_path):
@@ -148,6 +282,9 @@ def test_no_private_words_ids_or_tokens_in_any_log(stack):
     assert "bot started" in logs  # the logs are really there
     for secret in (
         "I did my thought record",
+        "worry got quieter",
+        "manager emailed me",
+        "been so busy with work",
         "better off without me",
         "why do I have to do this",
         str(PATIENT),

@@ -1,7 +1,7 @@
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from scheduler.planner import Slot, slots, trigger, upcoming
+from scheduler.planner import Slot, slots, trigger, upcoming, with_clock
 
 UTC = dt.timezone.utc
 
@@ -42,3 +42,9 @@ def test_start_and_end_dates_bound_the_nudges():
     local = [f.astimezone(ZoneInfo("Asia/Kolkata")) for f in fires]
     assert [d.day for d in local] == [1, 2, 3] and all(d.strftime("%H:%M") == "08:00" for d in local)
     assert fires[0].astimezone(UTC).strftime("%H:%M") == "02:30"  # a half-hour offset zone
+
+
+def test_the_patients_own_time_replaces_the_plans():
+    found = slots({"times_per_week": 10}, {"preferred_times": ["08:00", "19:00"]})
+    assert with_clock(found, "07:15") == [Slot(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "07:15")]
+    assert with_clock(found, None) == found

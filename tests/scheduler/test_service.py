@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from data.care_plans import apply_plan
 from data.db import make_engine, transaction
-from data.models import Assignment, CheckIn, NudgeLog, Patient, utcnow
+from data.models import Assignment, CheckIn, NudgeLog, Patient, ScheduleChange, utcnow
 from data.plan_schema import load_plan, parse_plan
 from scheduler import jobs
 from scheduler.jobs import _claim
@@ -89,3 +89,43 @@ def test_a_nudge_is_claimed_once_and_not_after_the_task_is_done(sessions):
         walk = session.scalar(select(Assignment.id).where(Assignment.task_id == "walk"))
     with transaction(sessions) as session:
         assert _claim(session, walk, when) is None  # p-200 never linked
+
+
+def test_paused_backed_off_and_moved_nudges(db_url, sessions):
+    from data import schedule_changes, tasks
+    from scheduler.nudges import wanted_jobs
+
+    _plan(sessions)
+    _link(sessions, "p-100", 4100)
+    when = utcnow().replace(second=0, microsecond=0)
+    with transaction(sessions) as session:
+        task_id = session.scalar(select(Assignment.id).where(Assignment.task_id == "thought-record"))
+        schedule_changes.request(
+            session=session, patient_id="p-100", kind="pause", dedupe_key="p", at=when + dt.timedelta(days=7)
+        )
+    with transaction(sessions) as session:
+        assert _claim(session, task_id, when) is None  # paused
+        session.execute(ScheduleChange.__table__.delete())
+        tasks.back_off(session=session, assignment_ids=[task_id])
+    with transaction(sessions) as session:
+        assert _claim(session, task_id, when + dt.timedelta(minutes=1)) is None  # backed off
+        session.add(CheckIn(assignment_id=task_id, status="partial", dedupe_key="k", reported_at=utcnow()))
+    with transaction(sessions) as session:
+        # Re-engaged: the full schedule again.
+        assert _claim(session, task_id, when + dt.timedelta(minutes=2)) is not None
+        schedule_changes.request(
+            session=session, patient_id="p-100", kind="move", clock="07:45", dedupe_key="m"
+        )
+        schedule_changes.request(
+            session=session,
+            patient_id="p-100",
+            assignment_id=task_id,
+            kind="once",
+            at=when + dt.timedelta(hours=1),
+            dedupe_key="o",
+        )
+    with sessions() as session:
+        wanted = {job.id: job for job in wanted_jobs(session=session)}
+    assert "hour='7', minute='45'" in str(wanted[f"nudge:{task_id}:0"].trigger)
+    [once] = [j for j in wanted.values() if j.id.startswith("nudge-once:")]
+    assert once.func == "scheduler.jobs:send_once"

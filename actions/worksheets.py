@@ -1,0 +1,148 @@
+"""Guided worksheets in the chat: ask, save each answer at once, finish or rest."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
+
+from actions import store
+from actions.common import Asked, find_task
+from actions.forms import BridgeworkFormValidation
+from data import patients, worksheets
+from data.library import worksheet as worksheet_content
+
+log = logging.getLogger(__name__)
+
+
+def _open(session, sender_id: str):
+    patient = patients.by_sender(session=session, sender_id=sender_id)
+    return None if patient is None else worksheets.open_worksheet(session=session, patient_id=patient.id)
+
+
+class ActionAskWorksheetAnswer(Action):
+    """The current question of the open worksheet (the intro before the first)."""
+
+    def name(self) -> str:
+        return "action_ask_worksheet_answer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        def work(session):
+            row = _open(session, tracker.sender_id)
+            if row is None:
+                return None, None
+            step = worksheets.current_step(row)
+            intro = (worksheet_content(row.template) or {}).get("intro") if row.step == 0 else None
+            return intro, step.question if step else None
+
+        try:
+            intro, question = await store.run(work)
+        except SQLAlchemyError:
+            log.exception("database unavailable in %s", self.name())
+            dispatcher.utter_message(response="utter_not_available")
+            return []
+        if intro:
+            dispatcher.utter_message(response="utter_worksheet_question", question=intro)
+        if question:
+            dispatcher.utter_message(response="utter_worksheet_question", question=question)
+        return []
+
+
+class ValidateWorksheetForm(BridgeworkFormValidation):
+    def name(self) -> str:
+        return "validate_worksheet_form"
+
+    async def validate_worksheet_answer(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        asked = Asked.of(tracker)
+        text = str(value)
+
+        def work(session):
+            row = _open(session, tracker.sender_id)
+            if row is None:
+                return worksheets.Outcome("complete")
+            return worksheets.answer(session=session, worksheet_id=row.id, text=text, dedupe_key=asked.key)
+
+        try:
+            outcome = await store.run(work)
+        except SQLAlchemyError:
+            log.exception("database unavailable in %s", self.name())
+            dispatcher.utter_message(response="utter_not_available")
+            return {"worksheet_answer": None}
+        if outcome.result == "invalid":
+            low, high = outcome.step.scale
+            dispatcher.utter_message(response="utter_worksheet_scale_invalid", low=low, high=high)
+            return {"worksheet_answer": None}
+        if outcome.result == "next":
+            return {"worksheet_answer": None}  # the form asks the next question
+        return {"worksheet_answer": outcome.result}
+
+
+class ActionFinishWorksheet(Action):
+    def name(self) -> str:
+        return "action_finish_worksheet"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        state = tracker.get_slot("worksheet_answer")
+
+        def work(session):
+            patient = patients.by_sender(session=session, sender_id=tracker.sender_id)
+            if patient is None:
+                return None
+            if state == "resting":
+                row = worksheets.open_worksheet(session=session, patient_id=patient.id)
+                return worksheets.resting_message(row) if row else None
+            row = worksheets.latest_complete(session=session, patient_id=patient.id)
+            return worksheets.done_message(row) if row else None
+
+        try:
+            message = await store.run(work)
+        except SQLAlchemyError:
+            log.exception("database unavailable in %s", self.name())
+            message = None
+        if message:
+            response = "utter_worksheet_resting" if state == "resting" else "utter_worksheet_done"
+            dispatcher.utter_message(response=response, message=message)
+        return [SlotSet("worksheet_answer", None), SlotSet("worksheet_active", False)]
+
+
+class ActionResumeWorksheet(Action):
+    def name(self) -> str:
+        return "action_resume_worksheet"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        def work(session):
+            row = _open(session, tracker.sender_id)
+            if row is None:
+                return False
+            row.status = "in_progress"
+            return True
+
+        try:
+            found = await store.run(work)
+        except SQLAlchemyError:
+            log.exception("database unavailable in %s", self.name())
+            dispatcher.utter_message(response="utter_not_available")
+            return [SlotSet("worksheet_active", False)]
+        if not found:
+            dispatcher.utter_message(response="utter_nothing_to_resume")
+        return [SlotSet("worksheet_active", found), SlotSet("worksheet_answer", None)]
+
+
+def start_worksheet(session, asked: Asked):
+    """For "do it now": (worksheet started?, task) for the task in focus."""
+    found = find_task(session, asked)
+    if found.task is None or not worksheets.has_worksheet(found.task.template):
+        return False, found
+    worksheets.start(session=session, patient_id=found.patient.id, assignment=found.task)
+    return True, found

@@ -1,0 +1,66 @@
+"""Asking for a different nudge time. Rows only: the scheduler applies them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from data.db import insert_once
+from data.models import ScheduleChange, utcnow
+
+
+def request(
+    *,
+    session: Session,
+    patient_id: str,
+    kind: str,
+    dedupe_key: str,
+    assignment_id: int | None = None,
+    at: dt.datetime | None = None,
+    clock: str | None = None,
+) -> ScheduleChange:
+    """kind: once (a one-off check-in `at`), move (nudge at `clock` from now on),
+    pause (no nudges until `at`)."""
+    if kind not in ("once", "move", "pause"):
+        raise ValueError(f"unknown schedule change {kind!r}")
+    values = {
+        "patient_id": patient_id,
+        "assignment_id": assignment_id,
+        "kind": kind,
+        "at": at,
+        "clock": clock,
+        "dedupe_key": dedupe_key,
+        "created_at": utcnow(),
+    }
+    row, _ = insert_once(session, ScheduleChange, values, "dedupe_key")
+    return row  # type: ignore[return-value]
+
+
+def clock_override(*, session: Session, assignment_id: int, patient_id: str) -> str | None:
+    """The newest "move" the patient asked for, for this task or all their tasks."""
+    return session.scalar(
+        select(ScheduleChange.clock)
+        .where(
+            ScheduleChange.kind == "move",
+            ScheduleChange.patient_id == patient_id,
+            (ScheduleChange.assignment_id == assignment_id) | ScheduleChange.assignment_id.is_(None),
+        )
+        .order_by(ScheduleChange.id.desc())
+        .limit(1)
+    )
+
+
+def paused_until(*, session: Session, patient_id: str) -> dt.datetime | None:
+    now = utcnow()
+    return session.scalar(
+        select(ScheduleChange.at)
+        .where(
+            ScheduleChange.kind == "pause",
+            ScheduleChange.patient_id == patient_id,
+            ScheduleChange.at > now,
+        )
+        .order_by(ScheduleChange.at.desc())
+        .limit(1)
+    )

@@ -1,0 +1,33 @@
+"""What the patient says and does about one task: rationale seen, expectation, back-off."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from data.models import Assignment, utcnow
+
+
+def mark_rationale_shown(*, session: Session, assignment_id: int) -> bool:
+    """True the first time: the rationale is surfaced with the first check-in."""
+    task = session.get(Assignment, assignment_id)
+    if task is None or task.rationale_shown_at is not None:
+        return False
+    task.rationale_shown_at = utcnow()
+    return True
+
+
+def set_expectation(*, session: Session, assignment_id: int, rating: int) -> None:
+    if not 1 <= rating <= 5:
+        raise ValueError("expected helpfulness is 1-5")
+    task = session.get(Assignment, assignment_id)
+    if task is not None:
+        task.expected_helpfulness = rating
+
+
+def back_off(*, session: Session, assignment_ids: list[int]) -> None:
+    """After resistance the scheduler eases off these tasks (see scheduler/)."""
+    now = utcnow()
+    for assignment_id in assignment_ids:
+        task = session.get(Assignment, assignment_id)
+        if task is not None:
+            task.backed_off_at = now

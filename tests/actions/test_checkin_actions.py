@@ -1,0 +1,212 @@
+import asyncio
+
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+
+from actions.checkin import (
+    ActionLogCheckin,
+    ActionSaveCheckinDetails,
+    ActionSaveLater,
+    ActionStartCheckin,
+    ValidateCheckinDetailsForm,
+    ValidateLaterForm,
+)
+from actions.rationale import ActionExplainRationale, ActionSaveExpectation
+from data.models import Assignment, CheckIn, ScheduleChange
+from data.report import build_report
+from tests.actions.conftest import responses, run, slots_set, task, tracker
+
+
+def test_done_is_logged_at_once_with_the_rationale_the_first_time(linked, sessions):
+    events, messages = run(
+        ActionLogCheckin(), tracker(linked["p-100"], "I did my thought record", "report_done")
+    )
+    assert responses(messages) == ["utter_checkin_done", "utter_rationale", "utter_ask_expectation"]
+    assert "Writing the thought down slows it" in messages[1]["rationale"]
+    slots = slots_set(events)
+    assert slots["checkin_logged"] is True and slots["task_id"] == "thought-record"
+    with sessions() as session:
+        [row] = session.scalars(select(CheckIn)).all()
+        assert row.status == "done" and row.id == int(slots["checkin_id"])
+    _, messages = run(ActionLogCheckin(), tracker(linked["p-100"], "done it again", "report_done"))
+    assert responses(messages) == ["utter_checkin_done"]  # the rationale only comes first time
+
+
+def test_the_same_message_twice_writes_one_checkin(linked, sessions):
+    t = tracker(linked["p-100"], "did it", "report_done")
+    run(ActionLogCheckin(), t)
+    run(ActionLogCheckin(), t)
+    with sessions() as session:
+        assert len(session.scalars(select(CheckIn)).all()) == 1
+
+
+def test_ratings_note_and_celebration(linked, sessions):
+    events, _ = run(ActionLogCheckin(), tracker(linked["p-100"], "done", "report_done"))
+    checkin_id = slots_set(events)["checkin_id"]
+    slots = {
+        "checkin_id": checkin_id,
+        "task_id": "thought-record",
+        "helpfulness": "4",
+        "difficulty": "2",
+        "reflection": "noticed the thought was less loud after writing it",
+        "reflection_shared": True,
+    }
+    events, messages = run(
+        ActionSaveCheckinDetails(), tracker(linked["p-100"], "/affirm", "affirm", slots=slots)
+    )
+    assert responses(messages) == ["utter_celebrate"]
+    assert messages[0]["done"] == 1 and messages[0]["planned"] == 3  # mon, wed, fri
+    assert all(e["value"] is None for e in events if e.get("event") == "slot")
+    with sessions() as session:
+        [report] = build_report(session=session, patient_id="p-100")
+    [checkin] = report["checkins"]
+    assert (checkin["helpfulness"], checkin["difficulty"]) == (4, 2)
+    assert checkin["reflection"] == "noticed the thought was less loud after writing it"
+
+
+def test_a_private_note_stays_private(linked, sessions):
+    events, _ = run(ActionLogCheckin(), tracker(linked["p-100"], "done", "report_done"))
+    slots = {
+        **slots_set(events),
+        "helpfulness": "3",
+        "difficulty": "3",
+        "reflection": "just for me",
+        "reflection_shared": False,
+    }
+    run(ActionSaveCheckinDetails(), tracker(linked["p-100"], "/deny", "deny", slots=slots))
+    with sessions() as session:
+        [report] = build_report(session=session, patient_id="p-100")
+        assert report["checkins"][0]["reflection"] is None
+        assert session.scalar(select(CheckIn.reflection)) == "just for me"  # kept, not shown
+
+
+def test_rating_and_note_validation():
+    form = ValidateCheckinDetailsForm()
+    dispatcher = CollectingDispatcher()
+    t = tracker("pz-x", "x", "inform")
+    assert asyncio.run(form.validate_helpfulness("about a 4 i think", dispatcher, t, {})) == {
+        "helpfulness": "4"
+    }
+    assert asyncio.run(form.validate_helpfulness('/inform{"rating":"5"}', dispatcher, t, {})) == {
+        "helpfulness": "5"
+    }
+    assert asyncio.run(form.validate_difficulty("9", dispatcher, t, {})) == {"difficulty": None}
+    assert responses(dispatcher.messages) == ["utter_rating_invalid"]
+    skip = tracker("pz-x", "/deny", "deny")
+    assert asyncio.run(form.validate_reflection("/deny", dispatcher, skip, {})) == {
+        "reflection": "-",
+        "reflection_shared": False,
+    }
+    note = tracker("pz-x", "it felt silly at first", "inform")
+    assert asyncio.run(form.validate_reflection("it felt silly at first", dispatcher, note, {})) == {
+        "reflection": "it felt silly at first"
+    }
+    assert asyncio.run(
+        form.required_slots(
+            ["helpfulness", "reflection", "reflection_shared"],
+            dispatcher,
+            tracker("pz-x", "x", "deny", slots={"reflection": "-"}),
+            {},
+        )
+    ) == ["helpfulness", "reflection"]
+
+
+def test_which_task_when_unclear_and_no_reaching_another_patients_task(linked, sessions):
+    # Give Alex a second task, so "did it" is ambiguous.
+    jo_walk = task(sessions, "walk")
+    with sessions.begin() as session:
+        session.add(
+            Assignment(
+                patient_id="p-100",
+                task_id="breathing",
+                template="relaxation",
+                title="Breathing practice",
+                rationale="Practice when calm.",
+                schedule={},
+            )
+        )
+    events, messages = run(ActionLogCheckin(), tracker(linked["p-100"], "did it", "report_done"))
+    assert slots_set(events)["checkin_logged"] is False
+    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    assert responses(messages) == ["utter_which_task"] and len(payloads) == 2
+    assert all(len(p.encode()) <= 64 and p.startswith('/report_done{"assignment":') for p in payloads)
+    # A forged payload naming Jo's task does not touch Jo's task.
+    forged = tracker(
+        linked["p-100"],
+        f'/report_done{{"assignment":"{jo_walk.id}"}}',
+        "report_done",
+        entities={"assignment": str(jo_walk.id)},
+    )
+    events, messages = run(ActionLogCheckin(), forged)
+    assert responses(messages) == ["utter_which_task"]
+    with sessions() as session:
+        assert session.scalars(select(CheckIn)).all() == []
+
+
+def test_scheduler_checkin_is_discreet_and_names_no_task(linked, sessions):
+    t = tracker(linked["p-200"], "", "EXTERNAL_checkin", entities={"task_id": "walk"})
+    events, messages = run(ActionStartCheckin(), t)
+    # Jo is discreet (the plan's default): no task named, no rationale in the nudge.
+    assert responses(messages) == ["utter_checkin_prompt_discreet"]
+    assert slots_set(events)["task_id"] == "walk"
+    t = tracker(linked["p-100"], "", "EXTERNAL_checkin", entities={"task_id": "thought-record"})
+    _, messages = run(ActionStartCheckin(), t)
+    # Alex is not discreet: the first check-in brings the rationale.
+    assert responses(messages) == ["utter_rationale", "utter_ask_expectation", "utter_checkin_prompt"]
+
+
+def test_rationale_on_request_and_the_expectation_once(linked, sessions):
+    _, messages = run(
+        ActionExplainRationale(), tracker(linked["p-100"], "why am i doing this", "ask_rationale")
+    )
+    assert responses(messages) == ["utter_rationale", "utter_ask_expectation"]
+    assert messages[0]["why"].startswith("Catching a thought on paper")
+    t = tracker(
+        linked["p-100"],
+        '/expect{"rating":"2"}',
+        "expect",
+        entities={"rating": "2"},
+        slots={"task_id": "thought-record"},
+    )
+    _, messages = run(ActionSaveExpectation(), t)
+    assert responses(messages) == ["utter_expectation_thanks"]
+    assert task(sessions, "thought-record").expected_helpfulness == 2
+    _, messages = run(ActionExplainRationale(), tracker(linked["p-100"], "why again", "ask_rationale"))
+    assert responses(messages) == ["utter_rationale"]
+
+
+def test_later_today_becomes_a_one_off_checkin(linked, sessions):
+    form = ValidateLaterForm()
+    dispatcher = CollectingDispatcher()
+    t = tracker(linked["p-100"], "after dinner", "inform")
+    value = asyncio.run(form.validate_later_time("after dinner", dispatcher, t, {}))["later_time"]
+    assert value is not None
+    assert asyncio.run(form.validate_later_time("whenever", dispatcher, t, {})) == {"later_time": None}
+    assert responses(dispatcher.messages) == ["utter_time_not_understood"]
+    _, messages = run(
+        ActionSaveLater(),
+        tracker(
+            linked["p-100"],
+            "after dinner",
+            "inform",
+            slots={"later_time": value, "task_id": "thought-record"},
+        ),
+    )
+    assert responses(messages) == ["utter_later_confirmed"] and messages[0]["time"] == "19:30"
+    with sessions() as session:
+        change = session.scalar(select(ScheduleChange))
+        assert change.kind == "once" and change.assignment_id == task(sessions, "thought-record").id
+
+
+def test_a_cleared_slot_is_not_an_answer():
+    # Flows clear their slots; the SDK hands cleared values to validation at the
+    # next form start. Nothing must be said about answers the patient never gave.
+    dispatcher = CollectingDispatcher()
+    t = tracker("pz-x", "I did my thought record", "report_done")
+    for form, slot in (
+        (ValidateCheckinDetailsForm(), "helpfulness"),
+        (ValidateCheckinDetailsForm(), "reflection"),
+        (ValidateLaterForm(), "later_time"),
+    ):
+        assert asyncio.run(getattr(form, f"validate_{slot}")(None, dispatcher, t, {})) == {slot: None}
+    assert dispatcher.messages == []
