@@ -49,7 +49,17 @@ def patient_report(*, session: Session, patient: Patient, since: dt.datetime | N
         "therapist_id": patient.therapist_id,
         "erased": patient.erased_at is not None,
         "tasks": [
-            {"id": t.task_id, "title": t.title, "schedule": t.schedule, "active": t.active} for t in tasks
+            {
+                "id": t.task_id,
+                "title": t.title,
+                "schedule": t.schedule,
+                "active": t.active,
+                # How much the patient expected it to help (1-5), asked once.
+                "expected_helpfulness": t.expected_helpfulness,
+                # Set after pushback: nudges for this task ease off.
+                "backed_off_at": _iso(t.backed_off_at),
+            }
+            for t in tasks
         ],
         "checkins": [
             {

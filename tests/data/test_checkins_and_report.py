@@ -7,7 +7,7 @@ from data import checkins, patients, safety_events
 from data.care_plans import apply_plan
 from data.db import transaction
 from data.erasure import erase_patient
-from data.models import Assignment, Barrier, CheckIn, Invite, Patient, SafetyEvent
+from data.models import Assignment, Barrier, CheckIn, Invite, Patient, SafetyEvent, Worksheet
 from data.plan_schema import load_plan
 from data.report import build_report, completion_rate
 
@@ -114,6 +114,16 @@ def test_erasure_leaves_nothing_of_the_patient(sessions):
         safety_events.record_event(
             session=session, patient_id="p-100", kind="crisis", detected_by="nlu", dedupe_key="c"
         )
+        session.add(
+            Worksheet(
+                patient_id="p-100",
+                assignment_id=task_id,
+                template="thought_record",
+                answers={"situation": "on the bus"},
+                step=1,
+                status="in_progress",
+            )
+        )
         old = session.get(Patient, "p-100").sender_id
         assert erase_patient(session=session, patient_id="p-100") == old
     with sessions() as session:
@@ -121,6 +131,21 @@ def test_erasure_leaves_nothing_of_the_patient(sessions):
         assert patient.erased_at and patient.telegram_user_id is None and patient.sender_id != old
         assert session.scalar(select(func.count(CheckIn.id))) == 0
         assert session.scalar(select(func.count(SafetyEvent.id))) == 0
+        assert session.scalar(select(func.count(Worksheet.id))) == 0
         assert session.scalar(select(func.count(Invite.id)).where(Invite.patient_id == "p-100")) == 0
         [report] = build_report(session=session, patient_id="p-100")
         assert report["erased"] is True and report["checkins"] == []
+
+
+def test_report_shows_what_the_patient_said_about_each_task(sessions):
+    from data import tasks
+
+    _setup(sessions)
+    with transaction(sessions) as session:
+        task_id = _task(session).id
+        tasks.set_expectation(session=session, assignment_id=task_id, rating=4)
+        tasks.back_off(session=session, assignment_ids=[task_id])
+    with sessions() as session:
+        [report] = build_report(session=session, patient_id="p-100")
+    [task] = report["tasks"]
+    assert task["expected_helpfulness"] == 4 and task["backed_off_at"] is not None

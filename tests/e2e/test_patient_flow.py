@@ -120,7 +120,8 @@ def test_rationale_expectation_and_an_obstacle_plan(stack):
     replies = wait_for_text(api, PATIENT, before, "What got in the way")
     assert "partly done" in "\n".join(texts(replies))
     # The pressed keyboard is removed, so it can't be pressed twice.
-    assert api.sent(PATIENT)[api.sent(PATIENT).index(greeting)]["reply_markup"] is None
+    [pressed] = [m for m in api.sent(PATIENT) if m["message_id"] == greeting["message_id"]]
+    assert pressed["reply_markup"] is None
 
     api.send_text(PATIENT, "been so busy with work i didnt have a second")
     options = find(wait_for_text(api, PATIENT, before, "Which of these might work"), "Which of these")
@@ -252,11 +253,12 @@ def test_a_scheduled_nudge_arrives_and_is_answered_into_a_checkin(stack, tmp_pat
     assert f"worry-time           {due.strftime('%a %Y-%m-%d %H:%M')}" in upcoming
 
     before = len(api.sent(PATIENT))
-    [nudge] = [
-        m
-        for m in wait_for_text(api, PATIENT, before, "how did your worry time go", timeout=200)
-        if "worry time" in m["text"]
-    ]
+    nudge = find(
+        wait_for_text(api, PATIENT, before, "how did your worry time go", timeout=200),
+        "how did your worry time go",
+    )
+    # The first check-in on a task brings its rationale (Alex's plan is not discreet).
+    assert "Parking worries until a set time" in "\n".join(texts(api.sent(PATIENT)[before:]))
     assert nudge["text"].startswith("Hi Alex")
     api.press_button(PATIENT, nudge["message_id"], "/report_done")
     after = wait_for_text(api, PATIENT, before, " as done")
