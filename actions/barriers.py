@@ -152,11 +152,25 @@ class ValidateBarrierForm(BridgeworkFormValidation):
         return {"barrier_when": text}
 
 
-def _when_phrase(text: str) -> str:
-    """'When I get home' → 'I get home'; 'At 7pm.' → 'at 7pm', for "When …, I will …"."""
-    text = text.strip().rstrip(".!")
-    text = re.sub(r"^(when|whenever)\s+", "", text, flags=re.IGNORECASE)
-    return text[:1].lower() + text[1:] if text[:2] != "I " else text
+# Answers that already say when or where ("after breakfast", "by the kettle")
+# lead the plan themselves; a clause ("I get home from work") follows "When".
+_LEADS = re.compile(
+    r"^(after|before|at|by|on|in|during|once|as soon as|first thing|tonight|tomorrow|this|every|each|next|"
+    r"straight after|right after|while|near|next to)\b",
+    re.IGNORECASE,
+)
+
+
+def plan_sentence(when: str, action: str) -> str:
+    """The if-then plan: "When I get home from work, I will do a 2-minute version." """
+    phrase = re.sub(r"^(when|whenever)\s+", "", when.strip().rstrip(".!"), flags=re.IGNORECASE)
+    if re.fullmatch(r"\d{1,2}([:.]\d{2})?\s*(am|pm)?", phrase, flags=re.IGNORECASE):
+        phrase = f"at {phrase}"
+    if _LEADS.match(phrase):
+        return f"{phrase[:1].upper()}{phrase[1:]}, I will {action}."
+    if not phrase.startswith("I "):
+        phrase = phrase[:1].lower() + phrase[1:]
+    return f"When {phrase}, I will {action}."
 
 
 class ActionSaveBarrier(Action):
@@ -173,12 +187,13 @@ class ActionSaveBarrier(Action):
         option_id = tracker.get_slot("barrier_option")
         option = _option(category, option_id) or {}
         plan = option.get("plan") or tracker.get_slot("barrier_own_idea") or ""
-        when = _when_phrase(tracker.get_slot("barrier_when") or "")
+        when = tracker.get_slot("barrier_when") or ""
         clock = clock_string(when) if option.get("reschedule") else None
         words = tracker.get_slot("barrier_words") or ""
         if category is None:
             return [SlotSet(slot, None) for slot in FORM_SLOTS]
         flag = _tells_therapist(category) or option_id == "ask_therapist"
+        sentence = plan_sentence(when, plan)
 
         def work(session):
             found = find_task(session, asked)
@@ -192,7 +207,7 @@ class ActionSaveBarrier(Action):
                 category=category,
                 words=words,
                 option=option_id,
-                plan=f"When {when}, I will {plan}.",
+                plan=sentence,
                 flag_for_therapist=flag,
                 dedupe_key=f"barrier:{asked.key}",
             )
@@ -213,7 +228,7 @@ class ActionSaveBarrier(Action):
             log.exception("database unavailable in %s", self.name())
             dispatcher.utter_message(response="utter_not_available")
             return []
-        dispatcher.utter_message(response="utter_barrier_plan", when=when, plan=plan)
+        dispatcher.utter_message(response="utter_barrier_plan", plan=sentence)
         if clock:
             dispatcher.utter_message(response="utter_barrier_rescheduled", time=clock)
         if option.get("show_instructions") and instructions:

@@ -21,12 +21,12 @@ from data.models import Assignment
 log = logging.getLogger(__name__)
 
 
-def rationale_messages(task: Assignment) -> list[dict[str, Any]]:
-    """The rationale, and the expectation question while it is unanswered."""
+def rationale_messages(task: Assignment, *, first: bool = True) -> list[dict[str, Any]]:
+    """The rationale, and, the first time it is shown, the expectation question."""
     why = task_templates().get(task.template, {}).get("why", "")
     title = task.title.lower()
     messages = [{"response": "utter_rationale", "task_title": title, "rationale": task.rationale, "why": why}]
-    if task.expected_helpfulness is None:
+    if first and task.expected_helpfulness is None:
         messages.append({"response": "utter_ask_expectation", "task_title": title})
     return messages
 
@@ -44,8 +44,8 @@ class ActionExplainRationale(Action):
             found = find_task(session, asked)
             if found.task is None:
                 return found, None
-            tasks.mark_rationale_shown(session=session, assignment_id=found.task.id)
-            return found, rationale_messages(found.task)
+            first = tasks.mark_rationale_shown(session=session, assignment_id=found.task.id)
+            return found, rationale_messages(found.task, first=first)
 
         try:
             found, messages = await store.run(work)

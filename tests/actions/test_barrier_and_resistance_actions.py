@@ -101,7 +101,7 @@ def test_plan_is_stored_in_the_patients_words(linked, sessions):
         ActionSaveBarrier(), tracker(linked["p-100"], "when i get home from work", "inform", slots=slots)
     )
     assert responses(messages) == ["utter_barrier_plan"]
-    assert (messages[0]["when"], messages[0]["plan"]) == ("I get home from work", "do a 2-minute version")
+    assert messages[0]["plan"] == "When I get home from work, I will do a 2-minute version."
     assert all(e["value"] is None for e in events if e.get("event") == "slot")
     with sessions() as session:
         [report] = build_report(session=session, patient_id="p-100")
@@ -199,3 +199,15 @@ def test_buttons_after_two_misunderstandings_in_a_row():
     understood = {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet"}}}
     again = tracker("pz-x", "flarp", "nlu_fallback", history=[miss, understood])
     assert responses(run(ActionFallback(), again)[1]) == ["utter_default"]
+
+
+def test_plans_read_as_if_then_sentences():
+    from actions.barriers import plan_sentence
+
+    assert plan_sentence("when I get home from work", "go for a walk") == (
+        "When I get home from work, I will go for a walk."
+    )
+    assert plan_sentence("After breakfast.", "do it") == "After breakfast, I will do it."
+    assert plan_sentence("by the kettle", "leave a cue") == "By the kettle, I will leave a cue."
+    assert plan_sentence("8am", "do it") == "At 8am, I will do it."
+    assert plan_sentence("the kids are asleep", "do it") == "When the kids are asleep, I will do it."

@@ -175,6 +175,12 @@ def test_rationale_on_request_and_the_expectation_once(linked, sessions):
     assert responses(messages) == ["utter_rationale"]
 
 
+def test_the_expectation_is_asked_once_even_if_unanswered(linked):
+    run(ActionExplainRationale(), tracker(linked["p-100"], "why am i doing this", "ask_rationale"))
+    _, messages = run(ActionExplainRationale(), tracker(linked["p-100"], "why though", "ask_rationale"))
+    assert responses(messages) == ["utter_rationale"]
+
+
 def test_later_today_becomes_a_one_off_checkin(linked, sessions):
     form = ValidateLaterForm()
     dispatcher = CollectingDispatcher()

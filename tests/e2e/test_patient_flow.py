@@ -84,6 +84,9 @@ def test_patient_links_consents_and_checks_in(stack):
     # Every message about tasks is protected from forwarding and saving.
     assert all(m["protect_content"] for m in replies)
 
+    # Rating the expectation mid-form is taken as that, and the ratings carry on.
+    press(api, find(replies, "How much do you expect"), "4")
+    wait_for_text(api, PATIENT, before, "It's fine to be unsure")
     press(api, find(replies, "How helpful was it"), "4")
     ask = find(wait_for_text(api, PATIENT, before, "how hard was it"), "how hard was it")
     press(api, ask, "2")
@@ -106,12 +109,9 @@ def test_rationale_expectation_and_an_obstacle_plan(stack):
     api = stack.api
     before = len(api.sent(PATIENT))
     api.send_text(PATIENT, "why do I have to do this?")
-    replies = wait_for_text(api, PATIENT, before, "How much do you expect")
+    replies = wait_for_text(api, PATIENT, before, "Catching a thought on paper")
     # The therapist's words come first, then the library's line on this kind of task.
     assert replies[0]["text"].startswith("Your therapist's reason for the thought record")
-    assert "Catching a thought on paper" in "\n".join(texts(replies))
-    press(api, find(replies, "How much do you expect"), "4")
-    wait_for_text(api, PATIENT, before, "It's fine to be unsure")
 
     before = len(api.sent(PATIENT))
     api.send_text(PATIENT, "hi")
@@ -130,7 +130,7 @@ def test_rationale_expectation_and_an_obstacle_plan(stack):
     wait_for_text(api, PATIENT, before, "When could you do that")
     api.send_text(PATIENT, "when I get home from work")
     plan = find(wait_for_text(api, PATIENT, before, "Here's your plan"), "Here's your plan")
-    assert plan["text"] == "Here's your plan: when I get home from work, I will do a 2-minute version."
+    assert plan["text"] == "Here's your plan: When I get home from work, I will do a 2-minute version."
 
     [alex] = json.loads(stack.coach("report", "--patient", "p-100", "--format", "json").stdout)
     assert alex["tasks"][0]["expected_helpfulness"] == 4
@@ -178,7 +178,7 @@ def test_each_obstacle_gets_its_own_script_and_a_plan(stack, category):
     [alex] = json.loads(stack.coach("report", "--patient", "p-100", "--format", "json").stdout)
     latest = alex["barriers"][-1]
     assert latest["category"] == category and latest["words"] == words
-    assert latest["plan"].startswith("When ")
+    assert latest["plan"].startswith(("When ", "After breakfast, I will", "At 8am, I will"))
     assert latest["needs_adjusting"] is (category in ("too_hard", "unclear", "not_useful"))
 
 
