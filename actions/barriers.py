@@ -222,11 +222,8 @@ class ActionSaveBarrier(Action):
                 )
             return (task.instructions if task else "") or ""
 
-        try:
-            instructions = await store.run(work)
-        except SQLAlchemyError:
-            log.exception("database unavailable in %s", self.name())
-            dispatcher.utter_message(response="utter_not_available")
+        instructions = await store.run_or_apologise(dispatcher, self.name(), work)
+        if instructions is store.UNAVAILABLE:
             return []
         dispatcher.utter_message(response="utter_barrier_plan", plan=sentence)
         if clock:

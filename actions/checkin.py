@@ -29,12 +29,6 @@ _STATUS_BY_INTENT = {"report_done": "done", "report_partial": "partial", "report
 _SKIP_WORDS = {"skip", "no", "nope", "nothing", "nah", "not really", "no thanks"}
 
 
-def _unavailable(dispatcher: CollectingDispatcher, name: str) -> list[dict[str, Any]]:
-    log.exception("database unavailable in %s", name)
-    dispatcher.utter_message(response="utter_not_available")
-    return []
-
-
 class ActionStartCheckin(Action):
     """Opens a check-in on one task: asked for by the patient, or a scheduled nudge."""
 
@@ -57,10 +51,10 @@ class ActionStartCheckin(Action):
                 tasks.mark_rationale_shown(session=session, assignment_id=found.task.id)
             return found, rationale_messages(found.task) if first else None
 
-        try:
-            found, rationale = await store.run(work)
-        except SQLAlchemyError:
-            return _unavailable(dispatcher, self.name())
+        result = await store.run_or_apologise(dispatcher, self.name(), work)
+        if result is store.UNAVAILABLE:
+            return []
+        found, rationale = result
         if found.patient is None or not found.tasks:
             dispatcher.utter_message(response="utter_no_tasks")
             return []
@@ -105,10 +99,10 @@ class ActionLogCheckin(Action):
             first = tasks.mark_rationale_shown(session=session, assignment_id=found.task.id)
             return found, row.id, rationale_messages(found.task) if first else None
 
-        try:
-            found, checkin_id, rationale = await store.run(work)
-        except SQLAlchemyError:
-            return _unavailable(dispatcher, self.name()) + [SlotSet("checkin_logged", False)]
+        result = await store.run_or_apologise(dispatcher, self.name(), work)
+        if result is store.UNAVAILABLE:
+            return [SlotSet("checkin_logged", False)]
+        found, checkin_id, rationale = result
         if found.patient is None or not found.tasks:
             dispatcher.utter_message(response="utter_no_tasks")
             return [SlotSet("checkin_logged", False)]
@@ -196,10 +190,9 @@ class ActionSaveCheckinDetails(Action):
                 return None
             return checkins.week_progress(session=session, assignment=found.task, now=utcnow())
 
-        try:
-            progress = await store.run(work)
-        except SQLAlchemyError:
-            return _unavailable(dispatcher, self.name())
+        progress = await store.run_or_apologise(dispatcher, self.name(), work)
+        if progress is store.UNAVAILABLE:
+            return []
         if progress is not None:
             done, planned = progress
             if planned:
@@ -221,10 +214,9 @@ class ActionListTasks(Action):
         def work(session):
             return [(t.title, t.minutes) for t in find_task(session, asked).tasks]
 
-        try:
-            found = await store.run(work)
-        except SQLAlchemyError:
-            return _unavailable(dispatcher, self.name())
+        found = await store.run_or_apologise(dispatcher, self.name(), work)
+        if found is store.UNAVAILABLE:
+            return []
         if not found:
             dispatcher.utter_message(response="utter_no_tasks")
             return []
@@ -252,10 +244,10 @@ class ActionDoNow(Action):
             default = task_templates().get(found.task.template, {}).get("name", found.task.title)
             return False, found.task.instructions.strip() or default
 
-        try:
-            started, instructions = await store.run(work)
-        except SQLAlchemyError:
-            return _unavailable(dispatcher, self.name()) + [SlotSet("worksheet_active", False)]
+        result = await store.run_or_apologise(dispatcher, self.name(), work)
+        if result is store.UNAVAILABLE:
+            return [SlotSet("worksheet_active", False)]
+        started, instructions = result
         if started:
             return [SlotSet("worksheet_active", True), SlotSet("worksheet_answer", None)]
         if instructions is None:
@@ -313,10 +305,9 @@ class ActionSaveLater(Action):
             )
             return found.patient.timezone
 
-        try:
-            tz = await store.run(work)
-        except SQLAlchemyError:
-            return _unavailable(dispatcher, self.name())
+        tz = await store.run_or_apologise(dispatcher, self.name(), work)
+        if tz is store.UNAVAILABLE:
+            return []
         if tz is None:
             dispatcher.utter_message(response="utter_no_tasks")
         else:

@@ -10,7 +10,6 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 
 from actions import store
 from actions.common import Asked, entity, find_task, number_in, which_task_buttons
@@ -47,12 +46,10 @@ class ActionExplainRationale(Action):
             first = tasks.mark_rationale_shown(session=session, assignment_id=found.task.id)
             return found, rationale_messages(found.task, first=first)
 
-        try:
-            found, messages = await store.run(work)
-        except SQLAlchemyError:
-            log.exception("database unavailable in %s", self.name())
-            dispatcher.utter_message(response="utter_not_available")
+        result = await store.run_or_apologise(dispatcher, self.name(), work)
+        if result is store.UNAVAILABLE:
             return []
+        found, messages = result
         if not found.tasks:
             dispatcher.utter_message(response="utter_no_tasks")
             return []
@@ -83,11 +80,7 @@ class ActionSaveExpectation(Action):
             if found.task is not None:
                 tasks.set_expectation(session=session, assignment_id=found.task.id, rating=rating)
 
-        try:
-            await store.run(work)
-        except SQLAlchemyError:
-            log.exception("database unavailable in %s", self.name())
-            dispatcher.utter_message(response="utter_not_available")
+        if await store.run_or_apologise(dispatcher, self.name(), work) is store.UNAVAILABLE:
             return []
         dispatcher.utter_message(response="utter_expectation_thanks")
         return []

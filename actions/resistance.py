@@ -118,11 +118,8 @@ class ActionChangeReminder(Action):
             )
             return clock
 
-        try:
-            result = await store.run(work)
-        except SQLAlchemyError:
-            log.exception("database unavailable in %s", self.name())
-            dispatcher.utter_message(response="utter_not_available")
+        result = await store.run_or_apologise(dispatcher, self.name(), work)
+        if result is store.UNAVAILABLE:
             return []
         if result is None:
             dispatcher.utter_message(response="utter_no_tasks")

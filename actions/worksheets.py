@@ -42,12 +42,10 @@ class ActionAskWorksheetAnswer(Action):
             intro = (worksheet_content(row.template) or {}).get("intro") if row.step == 0 else None
             return intro, step.question if step else None
 
-        try:
-            intro, question = await store.run(work)
-        except SQLAlchemyError:
-            log.exception("database unavailable in %s", self.name())
-            dispatcher.utter_message(response="utter_not_available")
+        result = await store.run_or_apologise(dispatcher, self.name(), work)
+        if result is store.UNAVAILABLE:
             return []
+        intro, question = result
         if intro:
             dispatcher.utter_message(response="utter_worksheet_question", question=intro)
         if question:
@@ -69,11 +67,8 @@ class ValidateWorksheetForm(BridgeworkFormValidation):
                 return worksheets.Outcome("complete")
             return worksheets.answer(session=session, worksheet_id=row.id, text=text, dedupe_key=asked.key)
 
-        try:
-            outcome = await store.run(work)
-        except SQLAlchemyError:
-            log.exception("database unavailable in %s", self.name())
-            dispatcher.utter_message(response="utter_not_available")
+        outcome = await store.run_or_apologise(dispatcher, self.name(), work)
+        if outcome is store.UNAVAILABLE:
             return {"worksheet_answer": None}
         if outcome.result == "invalid":
             low, high = outcome.step.scale
@@ -128,11 +123,8 @@ class ActionResumeWorksheet(Action):
             row.status = "in_progress"
             return True
 
-        try:
-            found = await store.run(work)
-        except SQLAlchemyError:
-            log.exception("database unavailable in %s", self.name())
-            dispatcher.utter_message(response="utter_not_available")
+        found = await store.run_or_apologise(dispatcher, self.name(), work)
+        if found is store.UNAVAILABLE:
             return [SlotSet("worksheet_active", False)]
         if not found:
             dispatcher.utter_message(response="utter_nothing_to_resume")

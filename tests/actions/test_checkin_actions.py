@@ -216,3 +216,20 @@ def test_a_cleared_slot_is_not_an_answer():
     ):
         assert asyncio.run(getattr(form, f"validate_{slot}")(None, dispatcher, t, {})) == {slot: None}
     assert dispatcher.messages == []
+
+
+def test_a_database_outage_gets_a_kind_word_not_an_error(monkeypatch):
+    # A real connection failure: the database URL points at a closed port.
+    import actions.store
+    from data.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    get_settings.cache_clear()
+    actions.store._factory.cache_clear()
+    try:
+        events, messages = run(ActionLogCheckin(), tracker("pz-x", "I did it", "report_done"))
+    finally:
+        get_settings.cache_clear()
+        actions.store._factory.cache_clear()
+    assert responses(messages) == ["utter_not_available"]
+    assert slots_set(events) == {"checkin_logged": False}
