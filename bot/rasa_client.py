@@ -39,13 +39,6 @@ class RasaClient:
         )
         return list(result.get("messages") or []) if isinstance(result, dict) else []
 
-    async def healthy(self) -> bool:
-        try:
-            response = await self._http.get("/")
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
-
     async def _post(self, path: str, body: dict[str, Any], *, authed: bool) -> Any:
         # The token travels as a query parameter (Rasa's way); it never reaches a log
         # because errors below are logged by path and status only.

@@ -9,7 +9,6 @@ ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 RASA_PROJECT = ROOT / "rasa_project"
 RASA_VENV = Path(os.environ.get("RASA_VENV", ROOT / ".venv-rasa"))
-APP_VENV = Path(os.environ.get("APP_VENV", ROOT / ".venv"))
 # Trained models are cached outside the work tree, keyed by the hash of their
 # inputs, so a fresh clone on the same machine reuses them.
 MODEL_CACHE = Path(os.environ.get("BRIDGEWORK_MODEL_CACHE", Path.home() / ".cache" / "bridgework" / "models"))

@@ -10,25 +10,24 @@ import yaml
 ROOT = Path(__file__).parent.parent
 
 
-@pytest.fixture(scope="module")
-def config(tmp_path_factory):
+def compose_config(env_file, **kwargs) -> subprocess.CompletedProcess:
     if shutil.which("docker-compose") is None:
         pytest.skip("docker-compose is not installed (make test installs it)")
-    env = tmp_path_factory.mktemp("compose") / "check.env"
-    env.write_text("TELEGRAM_BOT_TOKEN=check\nRASA_TOKEN=check\nPOSTGRES_PASSWORD=check\n")
-    result = subprocess.run(
-        [
-            "docker-compose",
-            "--env-file",
-            str(env),
-            "-f",
-            str(ROOT / "docker-compose.yml"),
-            "config",
-        ],
+    compose_file = str(ROOT / "docker-compose.yml")
+    return subprocess.run(
+        ["docker-compose", "--env-file", str(env_file), "-f", compose_file, "config"],
         capture_output=True,
         text=True,
         timeout=60,
+        **kwargs,
     )
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    env = tmp_path_factory.mktemp("compose") / "check.env"
+    env.write_text("TELEGRAM_BOT_TOKEN=check\nRASA_TOKEN=check\nPOSTGRES_PASSWORD=check\n")
+    result = compose_config(env)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
@@ -53,22 +52,7 @@ def test_services_wait_for_what_they_need(config):
 
 
 def test_required_secrets_are_refused_when_missing(tmp_path):
-    if shutil.which("docker-compose") is None:
-        pytest.skip("docker-compose is not installed (make test installs it)")
     empty = tmp_path / "empty.env"
     empty.write_text("")
-    result = subprocess.run(
-        [
-            "docker-compose",
-            "--env-file",
-            str(empty),
-            "-f",
-            str(ROOT / "docker-compose.yml"),
-            "config",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin"},
-    )
+    result = compose_config(empty, env={"PATH": "/usr/bin:/bin"})
     assert result.returncode != 0 and "in .env" in result.stderr
