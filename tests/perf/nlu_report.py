@@ -1,18 +1,27 @@
-"""Held-out NLU figures: per-intent precision, recall and F1, confusions, and the
-crisis check (every held-out crisis message classified `crisis` or caught by the
-bot's safety net). Reads what `rasa test nlu` wrote; writes
-tests/perf/results/nlu_report.json and prints a summary.
+"""Held-out NLU figures from tests/perf/nlu_predict.py's predictions.
 
-Exit status 1 when a crisis message slips through both nets: that is a safety
-requirement, so it fails the build. Barrier macro-F1 against its 0.85 target is
-reported (and marked when below), not enforced: it is a quality figure to track.
+Per set and pooled: per-intent precision, recall and F1, barrier macro-F1, and
+the most common confusions. Two held-out sets, both never trained on:
+`heldout` (tests/nlu/heldout.yml, written first and used once for error
+analysis) and `blind` (tests/nlu/heldout_blind.yml, written later by someone who
+saw neither the training data nor the first set, and never looked at since).
+
+Crisis: every crisis message in the held-out sets and in the crisis holdout set
+(tests/perf/data/crisis_holdout.yml) is checked against the bot's two nets, the
+safety net (before Rasa) and the NLU `crisis` intent. Writes
+tests/perf/results/nlu_report.json.
+
+Exit status 1 when the pooled barrier macro-F1 is below the 0.85 target (the
+issue's floor) or a held-out NLU crisis message slips past both nets. Misses in
+the crisis holdout set are reported, not enforced: it measures how the nets
+generalise (see tests/perf/bench_crisis.py).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from bot.safety_net import detect
@@ -21,56 +30,98 @@ ROOT = Path(__file__).resolve().parents[2]
 BARRIER_F1_FLOOR = 0.85  # the target set in issue 3
 
 
-def main(results_dir: Path) -> int:
-    report = json.loads((results_dir / "intent_report.json").read_text())
-    errors_file = results_dir / "intent_errors.json"
-    errors = json.loads(errors_file.read_text()) if errors_file.exists() else []
-
-    per_intent = {
-        name: {k: round(v, 3) for k, v in scores.items() if k in ("precision", "recall", "f1-score")}
-        | {"support": scores["support"]}
-        for name, scores in report.items()
-        if isinstance(scores, dict) and "support" in scores and "avg" not in name
-    }
-    barriers = {k: v for k, v in per_intent.items() if k.startswith("barrier_")}
-    barrier_macro_f1 = round(sum(v["f1-score"] for v in barriers.values()) / max(len(barriers), 1), 3)
-    confusions = Counter(
-        (e["intent"], (e.get("intent_prediction") or {}).get("name")) for e in errors
-    ).most_common()
-    missed_crisis = [e["text"] for e in errors if e["intent"] == "crisis" and detect(e["text"]) is None]
-    crisis = per_intent.get("crisis", {})
-    summary = {
-        "barrier_macro_f1": barrier_macro_f1,
-        "barrier_macro_f1_target": BARRIER_F1_FLOOR,
-        "crisis_messages": crisis.get("support", 0),
-        "crisis_recall_nlu": crisis.get("recall"),
-        "crisis_missed_by_both": len(missed_crisis),
-        "accuracy": round(report.get("accuracy", 0.0), 3),
+def scores(rows: list[dict]) -> dict:
+    truth = Counter(r["intent"] for r in rows)
+    predicted = Counter(r["predicted"] for r in rows)
+    right = Counter(r["intent"] for r in rows if r["intent"] == r["predicted"])
+    per_intent = {}
+    for intent, support in sorted(truth.items()):
+        p = right[intent] / predicted[intent] if predicted[intent] else 0.0
+        r = right[intent] / support
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        per_intent[intent] = {
+            "precision": round(p, 3),
+            "recall": round(r, 3),
+            "f1": round(f1, 3),
+            "n": support,
+        }
+    barriers = [v["f1"] for k, v in per_intent.items() if k.startswith("barrier_")]
+    confusions = Counter((r["intent"], r["predicted"]) for r in rows if r["intent"] != r["predicted"])
+    return {
+        "examples": len(rows),
+        "accuracy": round(sum(right.values()) / len(rows), 3),
+        "barrier_macro_f1": round(sum(barriers) / len(barriers), 3) if barriers else None,
         "per_intent": per_intent,
-        "confusions": [{"true": t, "predicted": p, "count": n} for (t, p), n in confusions],
+        "confusions": [{"true": t, "predicted": p, "count": n} for (t, p), n in confusions.most_common()],
     }
+
+
+def crisis_check(rows: list[dict]) -> dict:
+    crisis = [r for r in rows if r["intent"] == "crisis"]
+    ordinary = [r for r in rows if r["intent"] != "crisis"]
+    net = {r["text"] for r in rows if detect(r["text"]) is not None}
+    missed = [r["text"] for r in crisis if r["predicted"] != "crisis" and r["text"] not in net]
+    false_alarms = [r["text"] for r in ordinary if r["predicted"] == "crisis" or r["text"] in net]
+    return {
+        "crisis_messages": len(crisis),
+        "caught_by_safety_net": sum(r["text"] in net for r in crisis),
+        "caught_by_nlu": sum(r["predicted"] == "crisis" for r in crisis),
+        "missed_by_both": missed,
+        "ordinary_messages": len(ordinary),
+        "false_alarms_either_net": len(false_alarms),
+    }
+
+
+def main(predictions_file: Path) -> int:
+    sets = json.loads(predictions_file.read_text(encoding="utf-8"))
+    nlu_sets = {name: s["predictions"] for name, s in sets.items() if name != "crisis_holdout"}
+    report: dict = {name: scores(rows) for name, rows in nlu_sets.items()}
+    pooled = [row for rows in nlu_sets.values() for row in rows]
+    report["pooled"] = scores(pooled)
+    report["crisis"] = {name: crisis_check(rows) for name, rows in nlu_sets.items()}
+    if "crisis_holdout" in sets:
+        report["crisis"]["crisis_holdout"] = crisis_check(sets["crisis_holdout"]["predictions"])
+    report["barrier_macro_f1_target"] = BARRIER_F1_FLOOR
+
     out = ROOT / "tests" / "perf" / "results" / "nlu_report.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2))
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-    print(f"{'intent':<22}{'precision':>10}{'recall':>8}{'f1':>7}{'n':>5}")
-    for name, s in sorted(per_intent.items()):
-        print(f"{name:<22}{s['precision']:>10.2f}{s['recall']:>8.2f}{s['f1-score']:>7.2f}{s['support']:>5}")
-    below = "  << BELOW TARGET" if barrier_macro_f1 < BARRIER_F1_FLOOR else ""
-    print(
-        f"\naccuracy {summary['accuracy']:.3f}; barrier macro-F1 {barrier_macro_f1:.3f} "
-        f"(target {BARRIER_F1_FLOOR}){below}"
-    )
-    print(
-        f"crisis: {crisis.get('support', 0)} held-out messages, NLU recall {crisis.get('recall')}, "
-        f"missed by both NLU and safety net: {len(missed_crisis)}"
-    )
-    for (t, p), n in confusions[:10]:
-        print(f"  confused {t} -> {p}: {n}")
+    names = [*nlu_sets, "pooled"]
+    table: dict[str, dict] = defaultdict(dict)
+    for name in names:
+        for intent, s in report[name]["per_intent"].items():
+            table[intent][name] = s
+    print(f"{'intent':<20}" + "".join(f"{name + ' P/R/F1 (n)':>26}" for name in names))
+    for intent in sorted(table):
+        cells = []
+        for name in names:
+            s = table[intent].get(name)
+            cells.append(f"{s['precision']:.2f}/{s['recall']:.2f}/{s['f1']:.2f} ({s['n']:>3})" if s else "-")
+        print(f"{intent:<20}" + "".join(f"{c:>26}" for c in cells))
+    for name in names:
+        r = report[name]
+        print(
+            f"{name}: {r['examples']} examples, accuracy {r['accuracy']:.3f}, barrier macro-F1 {r['barrier_macro_f1']:.3f}"
+        )
+    for c in report["pooled"]["confusions"][:12]:
+        print(f"  confused {c['true']} -> {c['predicted']}: {c['count']}")
+    failed = False
+    if report["pooled"]["barrier_macro_f1"] < BARRIER_F1_FLOOR:
+        print(f"pooled barrier macro-F1 below the {BARRIER_F1_FLOOR} target")
+        failed = True
+    for name, c in report["crisis"].items():
+        print(
+            f"crisis [{name}]: {c['crisis_messages']} messages; safety net {c['caught_by_safety_net']}, "
+            f"NLU {c['caught_by_nlu']}, missed by both {len(c['missed_by_both'])}; "
+            f"false alarms on {c['ordinary_messages']} ordinary: {c['false_alarms_either_net']}"
+        )
+        for text in c["missed_by_both"]:
+            print(f"  MISSED CRISIS MESSAGE [{name}]: {text!r}")
+        if name != "crisis_holdout" and c["missed_by_both"]:
+            failed = True
     print(f"written to {out.relative_to(ROOT)}")
-    for text in missed_crisis:
-        print(f"  MISSED CRISIS MESSAGE: {text!r}")
-    return 1 if missed_crisis else 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
