@@ -7,6 +7,7 @@ VENV := .venv
 RASA_VENV := .venv-rasa
 PY := $(VENV)/bin/python
 RASA := $(RASA_VENV)/bin/rasa
+RASA_PY := $(RASA_VENV)/bin/python
 PIP_FLAGS := --disable-pip-version-check --quiet
 # This machine's pip config names local indexes that may be absent; pip warns
 # about each one. The filter keeps pip's exit status (pipefail).
@@ -15,7 +16,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install run test unit e2e lint validate rasa-validate rasa-test nlu-report compose-check model chat clean
+.PHONY: help install run test unit e2e lint validate rasa-validate rasa-test nlu-report crisis-bench bench compose-check model chat clean
 
 help:
 	@echo "make run    - build what is missing, train if needed, start everything (terminal chat without TELEGRAM_BOT_TOKEN)"
@@ -62,14 +63,16 @@ rasa-test: model
 	cd rasa_project && ../$(RASA) test core --model "$$(../$(PY) -m coach.model --quiet)" \
 		--stories tests --fail-on-prediction-errors --out ../var/rasa-test-results
 
-# Held-out NLU figures (tests/nlu/heldout.yml, never trained on); fails below
-# the barrier macro-F1 floor or if a crisis message slips past NLU and safety net.
+# Held-out NLU figures (tests/nlu/heldout*.yml, never trained on) and the crisis
+# nets on the crisis holdout set; fails below the pooled barrier macro-F1 floor or
+# if a held-out crisis message slips past both the NLU and the safety net.
 nlu-report: model
-	rm -rf var/nlu-results
-	cd rasa_project && ../$(RASA) test nlu --model "$$(../$(PY) -m coach.model --quiet)" \
-		--nlu ../tests/nlu/heldout.yml --out ../var/nlu-results --no-plot > ../var/nlu-test.log 2>&1 \
-		|| { tail -20 ../var/nlu-test.log; exit 1; }
-	$(PY) tests/perf/nlu_report.py var/nlu-results
+	mkdir -p var
+	$(RASA_PY) tests/perf/nlu_predict.py "$$($(PY) -m coach.model --quiet)" var/nlu_predictions.json \
+		heldout=tests/nlu/heldout.yml blind=tests/nlu/heldout_blind.yml \
+		crisis_holdout=tests/perf/data/crisis_holdout.yml > var/nlu-predict.log 2>&1 \
+		|| { tail -20 var/nlu-predict.log; exit 1; }
+	$(PY) tests/perf/nlu_report.py var/nlu_predictions.json
 
 compose-check:
 	@command -v docker-compose >/dev/null || { \
@@ -86,8 +89,20 @@ unit: $(VENV)/.installed
 e2e: model
 	$(PY) -m pytest -m e2e -q
 
-test: install validate model rasa-test nlu-report
+test: install validate model rasa-test nlu-report crisis-bench
 	$(PY) -m pytest -q
+
+# The crisis safety net on messages written apart from its lexicon (fails on a miss).
+crisis-bench: install
+	mkdir -p var
+	$(PY) -m tests.perf.bench_crisis > var/crisis-bench.log || { cat var/crisis-bench.log; exit 1; }
+	grep -E "^crisis safety net|recall" var/crisis-bench.log
+
+# Speed and scale figures (minutes; not part of `make test`): results in tests/perf/results/.
+bench: install
+	$(PY) -m tests.perf.bench_plan
+	$(PY) -m tests.perf.bench_send
+	$(PY) -m tests.perf.bench_dispatch
 
 clean:
 	rm -rf var rasa_project/.rasa rasa_project/results .pytest_cache

@@ -14,7 +14,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import store
-from actions.common import FORM_SLOTS, Asked, find_task, number_in, which_task_buttons
+from actions.common import FORM_SLOTS, Asked, entity, find_task, number_in, which_task_buttons
 from actions.forms import BridgeworkFormValidation
 from actions.rationale import rationale_messages
 from actions.worksheets import start_worksheet
@@ -66,8 +66,13 @@ class ActionStartCheckin(Action):
         for message in rationale or []:
             dispatcher.utter_message(**message)
         discreet = nudge and found.patient.discreet
+        prompt = (
+            "utter_checkin_followup"
+            if nudge and entity(tracker, "nudge") == "follow_up"
+            else "utter_checkin_prompt"
+        )
         dispatcher.utter_message(
-            response="utter_checkin_prompt_discreet" if discreet else "utter_checkin_prompt",
+            response=f"{prompt}_discreet" if discreet else prompt,
             name=found.patient.display_name,
             task_title=found.task.title.lower(),
         )

@@ -7,6 +7,7 @@ import logging
 import signal
 
 from bot.conversation import Conversation
+from bot.pacing import Delivery
 from bot.rasa_client import RasaClient
 from bot.rendering import Reply, terminal_text
 from bot.telegram_channel import TelegramChannel, build_bot
@@ -54,12 +55,15 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
             if terminal_patient is None:
                 raise SystemExit("No TELEGRAM_BOT_TOKEN: use `coach chat` for the terminal chat.")
 
-            async def to_terminal(patient_id: str, chat_id: int, replies: list[Reply]) -> bool:
+            async def to_terminal(
+                patient_id: str, chat_id: int, replies: list[Reply], _silent: bool, before_send
+            ) -> Delivery:
                 if patient_id != terminal_patient:
-                    return False
+                    return "failed"
+                await before_send()
                 for reply in replies:
                     print(f"\ncoach (nudge)> {terminal_text(reply)}", flush=True)
-                return True
+                return "delivered"
 
             scheduler = scheduler_with(to_terminal)
             await scheduler.start()
@@ -70,8 +74,13 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
             log.info("bot started as @%s", bot.username)
             channel = TelegramChannel(bot, conversation, sessions)
 
-            async def to_telegram(patient_id: str, chat_id: int, replies: list[Reply]) -> bool:
-                return await channel.send(chat_id, replies)
+            async def to_telegram(
+                _patient: str, chat_id: int, replies: list[Reply], silent: bool, before_send
+            ) -> Delivery:
+                # Nudges queue behind replies to patients who are talking to the bot right now.
+                return await channel.send_checked(
+                    chat_id, replies, silent=silent, bulk=True, before_send=before_send
+                )
 
             scheduler = scheduler_with(to_telegram)
             await scheduler.start()

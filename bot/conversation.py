@@ -18,7 +18,7 @@ from bot import safety_net
 from bot.content import content, say
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.rendering import Button, Reply, from_rasa
-from data import erasure, invites, patients, rasa_tracker, safety_events
+from data import erasure, invites, nudge_log, patients, rasa_tracker, safety_events
 from data.db import run_in_thread
 from data.models import Patient
 
@@ -144,6 +144,10 @@ class Conversation:
                 row = None
             if row is None:
                 return None
+            # Any word from the patient answers their recent nudges, and shows
+            # they can be reached again if they had blocked the bot.
+            nudge_log.mark_answered(session=session, patient_id=row.id)
+            row.unreachable_at = None
             return PatientView(row.id, row.sender_id, row.display_name, row.consented_at is not None)
 
         return await run_in_thread(self._sessions, work)

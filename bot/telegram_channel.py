@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -19,11 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
-from telegram.ext import AIORateLimiter, ExtBot
+from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.content import say
 from bot.conversation import Conversation, RetryLater, Sender
+from bot.pacing import Delivery, Paced, PacedRateLimiter, Pacer
 from bot.rendering import Reply, split_text, telegram_markup
 from data import inbox
 from data.db import run_in_thread
@@ -34,7 +36,12 @@ POLL_TIMEOUT = 25
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "channel_post", "my_chat_member"]
 
 
-def build_bot(token: str, api_base_url: str) -> ExtBot:
+def build_bot(token: str, api_base_url: str, *, pacer: Pacer | None = None) -> ExtBot:
+    """The bot, with every call that posts into a chat paced (bot/pacing.py).
+
+    The pacer replaces PTB's AIORateLimiter, whose answer to a 429 is to pause every request
+    of the bot: here only the chat that got it waits, and the overall rate eases off.
+    """
     return ExtBot(
         token,
         base_url=f"{api_base_url}/bot",
@@ -42,7 +49,7 @@ def build_bot(token: str, api_base_url: str) -> ExtBot:
         request=HTTPXRequest(connection_pool_size=16),
         # Long polling holds the request open for POLL_TIMEOUT seconds.
         get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT + 15),
-        rate_limiter=AIORateLimiter(max_retries=3),
+        rate_limiter=PacedRateLimiter(pacer),
     )
 
 
@@ -173,20 +180,55 @@ class TelegramChannel:
 
     # --- sending ----------------------------------------------------------------------
 
-    async def send(self, chat_id: int, replies: list[Reply]) -> bool:
-        """Send the replies in order; False when the patient can't be reached."""
+    async def send(self, chat_id: int, replies: list[Reply], *, silent: bool = False) -> bool:
+        """Send the replies in order; True when all were delivered (see send_checked)."""
+        return await self.send_checked(chat_id, replies, silent=silent) == "delivered"
+
+    async def send_checked(
+        self,
+        chat_id: int,
+        replies: list[Reply],
+        *,
+        silent: bool = False,
+        bulk: bool = False,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> Delivery:
+        """Send the replies in order, paced and retried (bot/pacing.py), and say what became of them.
+
+        "unreachable": the patient blocked the bot (stop nudging). "failed": retries ran out,
+        or Telegram refused every part; parts sent before a failure stay sent. `silent` sends
+        without a sound; `bulk` (nudges) queues behind replies to patients who just wrote;
+        `before_send` runs once, when the first part has its turn and is about to leave.
+        Once a part has arrived the result is "delivered": what may have arrived is never
+        worth sending twice.
+        """
+        delivered = refused = 0
         for reply in replies:
             parts = split_text(reply.text)
             for i, part in enumerate(parts):
                 markup = telegram_markup(reply) if i == len(parts) - 1 else None
                 try:
-                    await self.bot.send_message(chat_id, part, reply_markup=markup, protect_content=True)
+                    await self.bot.send_message(
+                        chat_id,
+                        part,
+                        reply_markup=markup,
+                        protect_content=True,
+                        disable_notification=silent,
+                        rate_limit_args=Paced(bulk=bulk, before_send=before_send),
+                    )
+                    before_send = None
                 except Forbidden:
                     log.info("patient has blocked the bot; message not delivered")
-                    return False
-                except BadRequest as exc:
+                    return "unreachable"
+                except BadRequest as exc:  # not worth retrying: the same message fails again
                     log.error("telegram refused a message: %s", exc.message)
-        return True
+                    refused += 1
+                    continue
+                except TelegramError as exc:  # RetryAfter, NetworkError, TimedOut: retried already
+                    log.warning("message not delivered: %s: %s", type(exc).__name__, exc.message)
+                    return "delivered" if delivered else "failed"
+                delivered += 1
+        return "failed" if refused and not delivered else "delivered"
 
 
 def _store(session: Session, *, payloads: list[dict[str, Any]]) -> int:

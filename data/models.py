@@ -97,6 +97,10 @@ class Patient(Base):
     linked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     consented_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Set when Telegram says the patient blocked the bot: no more nudges; the therapist sees it.
+    unreachable_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Nudges without a sound or vibration, for a patient who asked for them.
+    silent_nudges: Mapped[bool] = mapped_column(Boolean, default=False)
 
     therapist: Mapped[Therapist] = relationship()
     assignments: Mapped[list[Assignment]] = relationship(back_populates="patient", order_by="Assignment.id")
@@ -137,6 +141,8 @@ class Assignment(Base):
     expected_helpfulness: Mapped[int | None] = mapped_column(Integer)
     rationale_shown_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     backed_off_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Three nudges in a row went unanswered: nudged half as often, and the therapist is told.
+    reduced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     patient: Mapped[Patient] = relationship(back_populates="assignments")
 
@@ -237,9 +243,26 @@ class NudgeLog(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"))
     scheduled_for: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|missed
+    # pending (claimed) → sending (handed to Telegram) → sent | failed | unreachable;
+    # missed when too late to send; unknown when a crash left "sending" unresolved.
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The one gentle follow-up, claimed by setting this: it goes out at most once.
+    followed_up_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SchedulerLease(Base):
+    """Who owns the job store: APScheduler cannot share one, so one scheduler holds this."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    acquired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class InboxUpdate(Base):

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from data.models import Assignment, Barrier, CheckIn, Patient, SafetyEvent, Worksheet
+from data.models import Assignment, Barrier, CheckIn, NudgeLog, Patient, SafetyEvent, Worksheet, utcnow
+from data.nudge_log import ANSWER_WINDOW
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -43,11 +44,26 @@ def patient_report(*, session: Session, patient: Patient, since: dt.datetime | N
         if w.checkin_id is not None
     }
     events = list(session.scalars(event_q))
+    # A nudge that went out and was never answered is a check-in with no response.
+    unanswered_q = select(NudgeLog).where(
+        NudgeLog.assignment_id.in_(task_ids),
+        NudgeLog.status == "sent",
+        NudgeLog.answered_at.is_(None),
+        NudgeLog.sent_at < utcnow() - ANSWER_WINDOW,
+    )
+    if since is not None:
+        unanswered_q = unanswered_q.where(NudgeLog.scheduled_for >= since)
+    no_response = [
+        {"task_id": task_ids[n.assignment_id], "due_at": _iso(n.scheduled_for), "status": "no_response"}
+        for n in session.scalars(unanswered_q.order_by(NudgeLog.scheduled_for))
+    ]
 
     return {
         "patient_id": patient.id,
         "therapist_id": patient.therapist_id,
         "erased": patient.erased_at is not None,
+        # The patient blocked the bot: no nudges reach them until they write again.
+        "unreachable_since": _iso(patient.unreachable_at),
         "tasks": [
             {
                 "id": t.task_id,
@@ -58,6 +74,8 @@ def patient_report(*, session: Session, patient: Patient, since: dt.datetime | N
                 "expected_helpfulness": t.expected_helpfulness,
                 # Set after pushback: nudges for this task ease off.
                 "backed_off_at": _iso(t.backed_off_at),
+                # Three nudges in a row went unanswered: nudged half as often until they answer.
+                "nudges_reduced_at": _iso(t.reduced_at),
             }
             for t in tasks
         ],
@@ -75,7 +93,8 @@ def patient_report(*, session: Session, patient: Patient, since: dt.datetime | N
                 "worksheet": worksheets.get(c.id),
             }
             for c in checkins
-        ],
+        ]
+        + no_response,
         "barriers": [
             {
                 "category": b.category,

@@ -64,3 +64,17 @@ def paused_until(*, session: Session, patient_id: str) -> dt.datetime | None:
         .order_by(ScheduleChange.at.desc())
         .limit(1)
     )
+
+
+def pause_windows(*, session: Session, patient_id: str) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Every pause still to come or under way, as (from, until) in UTC, for the planner."""
+    rows = session.execute(
+        select(ScheduleChange.created_at, ScheduleChange.at)
+        .where(
+            ScheduleChange.kind == "pause",
+            ScheduleChange.patient_id == patient_id,
+            ScheduleChange.at > utcnow(),
+        )
+        .order_by(ScheduleChange.created_at)
+    )
+    return [(start, until) for start, until in rows]

@@ -3,6 +3,12 @@
 APScheduler persists a job as a reference to this function and its arguments,
 so the function must be importable and its arguments simple; everything else
 comes from the database when it fires.
+
+Exactly once: a nudge is claimed in the nudge log under (task, scheduled time)
+before anything is sent, marked "sending" just before it is handed to Telegram
+and "sent" after. A firing that finds the row taken sends nothing; a crash
+before "sending" is retried; a crash during it is never resent (see
+data/nudge_log.py).
 """
 
 from __future__ import annotations
@@ -10,25 +16,28 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.pacing import Delivery
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.rendering import Reply, from_rasa
+from data import nudge_log
 from data.db import insert_once, run_in_thread
 from data.models import Assignment, CheckIn, NudgeLog, Patient, ScheduleChange, utcnow
 from data.schedule_changes import paused_until
-
-# After pushback on a task, it gets no nudges for this long, unless the patient
-# checks in on it again first.
-BACK_OFF = dt.timedelta(days=3)
+from scheduler.nudges import planned_instant
 
 log = logging.getLogger(__name__)
 
-Deliver = Callable[[str, int, list[Reply]], Awaitable[bool]]
+# (patient id, chat id, replies, silent, before_send) -> what became of them; the deliverer
+# awaits before_send once, when the first message is about to leave.
+Deliver = Callable[[str, int, list[Reply], bool, Callable[[], Awaitable[None]]], Awaitable[Delivery]]
+
+MAX_ATTEMPTS = 5
 
 
 @dataclass
@@ -37,7 +46,9 @@ class Runtime:
 
     sessions: sessionmaker[Session]
     rasa: RasaClient
-    deliver: Deliver  # (patient_id, chat_id, replies) -> delivered?
+    deliver: Deliver
+    # Nudge log rows being delivered by this process, so a retry never overlaps a delivery.
+    in_flight: set[int] = field(default_factory=set)
 
 
 _runtime: Runtime | None = None
@@ -51,106 +62,227 @@ def install(runtime: Runtime | None) -> None:
 @dataclass(frozen=True)
 class _Due:
     log_id: int
+    assignment_id: int
     sender_id: str
     chat_id: int
     patient_id: str
     task_id: str
+    silent: bool
 
 
-def _claim(session: Session, assignment_id: int, scheduled_for: dt.datetime) -> _Due | None:
-    """Write the nudge to the log before sending; None when there's nothing to send."""
-    assignment = session.get(Assignment, assignment_id)
-    if assignment is None or not assignment.active:
-        return None
-    patient = session.get(Patient, assignment.patient_id)
-    if (
-        patient is None
-        or patient.erased_at is not None
-        or patient.consented_at is None
-        or patient.telegram_chat_id is None
-    ):
-        return None
+def _reachable(patient: Patient | None) -> bool:
+    return (
+        patient is not None
+        and patient.erased_at is None
+        and patient.consented_at is not None
+        and patient.telegram_chat_id is not None
+        and patient.unreachable_at is None
+    )
+
+
+def _nothing_to_do(session: Session, assignment: Assignment, patient: Patient, when: dt.datetime) -> bool:
+    """Paused, or the task is already done today: a nudge would only nag."""
     if paused_until(session=session, patient_id=patient.id) is not None:
-        return None
-    if assignment.backed_off_at is not None and scheduled_for - assignment.backed_off_at < BACK_OFF:
-        re_engaged = session.scalar(
-            select(CheckIn.id).where(
-                CheckIn.assignment_id == assignment_id, CheckIn.reported_at > assignment.backed_off_at
-            )
-        )
-        if re_engaged is None:
-            return None
-    tz = ZoneInfo(patient.timezone)
-    local_day = scheduled_for.astimezone(tz).date()
-    day_start = dt.datetime.combine(local_day, dt.time(), tzinfo=tz)
+        return True
+    day_start = dt.datetime.combine(
+        when.astimezone(ZoneInfo(patient.timezone)).date(), dt.time(), tzinfo=ZoneInfo(patient.timezone)
+    )
     done_today = session.scalar(
         select(CheckIn.id).where(
-            CheckIn.assignment_id == assignment_id,
+            CheckIn.assignment_id == assignment.id,
             CheckIn.status == "done",
             CheckIn.reported_at >= day_start,
         )
     )
-    if done_today is not None:
-        return None  # the patient checked in on their own: nothing to nudge about
+    return done_today is not None
+
+
+def _due(log_row: NudgeLog, assignment: Assignment, patient: Patient) -> _Due:
+    return _Due(
+        log_row.id,
+        assignment.id,
+        patient.sender_id,
+        patient.telegram_chat_id,  # type: ignore[arg-type]
+        patient.id,
+        assignment.task_id,
+        patient.silent_nudges,
+    )
+
+
+def _claim(session: Session, assignment_id: int, scheduled_for: dt.datetime | None) -> _Due | None:
+    """Write the nudge to the log before sending; None when there's nothing to send.
+
+    `scheduled_for` None: a weekly job firing now; its key is the planned time it
+    belongs to, so a catch-up after a restart finds the same row.
+    """
+    assignment = session.get(Assignment, assignment_id)
+    if assignment is None or not assignment.active:
+        return None
+    patient = session.get(Patient, assignment.patient_id)
+    if not _reachable(patient):
+        return None
+    if scheduled_for is None:
+        scheduled_for = planned_instant(session, assignment, patient, utcnow())
+    if _nothing_to_do(session, assignment, patient, scheduled_for):
+        return None
+    # Three nudges in a row unanswered: from now on half as many, and the therapist sees it.
+    if (
+        assignment.reduced_at is None
+        and nudge_log.unanswered_streak(session=session, assignment_id=assignment_id)
+        >= nudge_log.UNANSWERED_BEFORE_REDUCING
+    ):
+        assignment.reduced_at = utcnow()
     # One row per (task, scheduled time), written before sending: a second
     # firing, a retry or a restarted process finds it taken and sends nothing.
     row, created = insert_once(
         session,
         NudgeLog,
-        {
-            "assignment_id": assignment_id,
-            "scheduled_for": scheduled_for,
-            "status": "pending",
-            "created_at": utcnow(),
-        },
+        {"assignment_id": assignment_id, "scheduled_for": scheduled_for, "status": "pending", "attempts": 1},
         ("assignment_id", "scheduled_for"),
     )
     if not created:
         return None
-    return _Due(row.id, patient.sender_id, patient.telegram_chat_id, patient.id, assignment.task_id)
+    return _due(row, assignment, patient)
 
 
-def _finish(session: Session, log_id: int, status: str) -> None:
+def _reclaim(session: Session, log_id: int) -> _Due | None:
+    """A failed nudge, claimed again for a retry if it is still worth sending."""
     row = session.get(NudgeLog, log_id)
-    if row is not None:
-        row.status = status
-        if status == "sent":
-            row.sent_at = utcnow()
+    if row is None or row.status != "failed" or row.attempts >= MAX_ATTEMPTS:
+        return None
+    assignment = session.get(Assignment, row.assignment_id)
+    patient = session.get(Patient, assignment.patient_id) if assignment is not None else None
+    give_up = (
+        assignment is None
+        or not assignment.active
+        or not _reachable(patient)
+        or _nothing_to_do(session, assignment, patient, row.scheduled_for)
+    )
+    # One conditional UPDATE decides who retries: two retries racing cannot both win.
+    taken = session.execute(
+        update(NudgeLog)
+        .where(NudgeLog.id == log_id, NudgeLog.status == "failed")
+        .values(status="missed" if give_up else "pending", attempts=NudgeLog.attempts + (0 if give_up else 1))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if give_up or taken != 1:
+        return None
+    return _due(row, assignment, patient)
+
+
+def _claim_follow_up(session: Session, log_id: int) -> _Due | None:
+    row = nudge_log.claim_follow_up(session=session, log_id=log_id)
+    if row is None:
+        return None
+    assignment = session.get(Assignment, row.assignment_id)
+    patient = session.get(Patient, assignment.patient_id) if assignment is not None else None
+    if assignment is None or not assignment.active or not _reachable(patient):
+        return None
+    if _nothing_to_do(session, assignment, patient, utcnow()) or nudge_log.checked_in_since(
+        session=session, assignment_id=assignment.id, since=row.sent_at or row.scheduled_for
+    ):
+        return None
+    return _due(row, assignment, patient)
+
+
+async def _deliver(runtime: Runtime, due: _Due, *, follow_up: bool = False) -> str:
+    """Rasa opens the check-in; the bot delivers Rasa's words; the log records the outcome."""
+    entities = {"task_id": due.task_id}
+    if follow_up:
+        entities["nudge"] = "follow_up"
+    try:
+        messages = await runtime.rasa.trigger_intent(due.sender_id, "EXTERNAL_checkin", entities)
+    except RasaUnavailable:
+        messages = None
+    if messages is None:
+        outcome: Delivery = "failed"
+    else:
+
+        async def sending() -> None:
+            # Just before the first message leaves, after any wait for its turn: from
+            # here a crash leaves the nudge "unknown" (maybe arrived), never resent.
+            if not follow_up:
+                await run_in_thread(
+                    runtime.sessions,
+                    lambda s: nudge_log.set_status(session=s, log_id=due.log_id, status="sending"),
+                )
+
+        outcome = await runtime.deliver(due.patient_id, due.chat_id, from_rasa(messages), due.silent, sending)
+    if outcome == "unreachable":
+
+        def unreachable(session: Session) -> None:
+            nudge_log.mark_unreachable(session=session, patient_id=due.patient_id)
+            if not follow_up:
+                nudge_log.set_status(session=session, log_id=due.log_id, status="unreachable")
+
+        await run_in_thread(runtime.sessions, unreachable)
+        log.info("patient unreachable (blocked the bot); nudges stop")
+        return "unreachable"
+    status = "sent" if outcome == "delivered" else "failed"
+    if not follow_up:
+        await run_in_thread(
+            runtime.sessions, lambda s: nudge_log.set_status(session=s, log_id=due.log_id, status=status)
+        )
+    log.info("%s %s for assignment %s", "follow-up" if follow_up else "nudge", status, due.assignment_id)
+    return status
+
+
+def _installed() -> Runtime | None:
+    if _runtime is None:
+        log.error("nudge fired before the scheduler runtime was installed")
+    return _runtime
+
+
+async def _guarded(runtime: Runtime, due: _Due, **kwargs) -> str:
+    runtime.in_flight.add(due.log_id)
+    try:
+        return await _deliver(runtime, due, **kwargs)
+    finally:
+        runtime.in_flight.discard(due.log_id)
 
 
 async def send_nudge(assignment_id: int, scheduled_for: str | None = None) -> str:
-    """Check in on one task: Rasa opens the check-in, the bot delivers it."""
-    runtime = _runtime
+    """Check in on one task at its scheduled time."""
+    runtime = _installed()
     if runtime is None:
-        log.error("nudge fired before the scheduler runtime was installed")
         return "no_runtime"
-    # Cron slots are whole minutes: the minute identifies this firing.
-    when = (
-        dt.datetime.fromisoformat(scheduled_for)
-        if scheduled_for
-        else utcnow().replace(second=0, microsecond=0)
-    )
+    when = dt.datetime.fromisoformat(scheduled_for) if scheduled_for else None
     due = await run_in_thread(runtime.sessions, lambda s: _claim(s, assignment_id, when))
     if due is None:
         return "skipped"
+    return await _guarded(runtime, due)
+
+
+async def retry_nudge(log_id: int) -> str:
+    """Send again a nudge that failed (Rasa or Telegram down), while it is still timely."""
+    runtime = _installed()
+    if runtime is None or log_id in runtime.in_flight:
+        return "skipped"
+    runtime.in_flight.add(log_id)  # before any await: a second retry sees it at once
     try:
-        messages = await runtime.rasa.trigger_intent(
-            due.sender_id, "EXTERNAL_checkin", {"task_id": due.task_id}
-        )
-        delivered = await runtime.deliver(due.patient_id, due.chat_id, from_rasa(messages))
-    except RasaUnavailable:
-        delivered = False
-    status = "sent" if delivered else "failed"
-    await run_in_thread(runtime.sessions, lambda s: _finish(s, due.log_id, status))
-    log.info("nudge %s for assignment %s", status, assignment_id)
-    return status
+        due = await run_in_thread(runtime.sessions, lambda s: _reclaim(s, log_id))
+        if due is None:
+            return "skipped"
+        return await _deliver(runtime, due)
+    finally:
+        runtime.in_flight.discard(log_id)
+
+
+async def send_follow_up(log_id: int) -> str:
+    """The one gentle follow-up to an unanswered nudge."""
+    runtime = _installed()
+    if runtime is None:
+        return "no_runtime"
+    due = await run_in_thread(runtime.sessions, lambda s: _claim_follow_up(s, log_id))
+    if due is None:
+        return "skipped"
+    return await _deliver(runtime, due, follow_up=True)
 
 
 async def send_once(change_id: int) -> str:
     """A one-off check-in the patient asked for; marked applied once it has run."""
-    runtime = _runtime
+    runtime = _installed()
     if runtime is None:
-        log.error("nudge fired before the scheduler runtime was installed")
         return "no_runtime"
 
     def load(session: Session) -> tuple[int, str] | None:

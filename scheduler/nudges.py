@@ -6,14 +6,15 @@ import datetime as dt
 from dataclasses import dataclass
 
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from data import nudge_log
 from data.models import Assignment, Patient, ScheduleChange, utcnow
-from data.schedule_changes import clock_override
+from data.schedule_changes import clock_override, pause_windows
 from scheduler import planner
+from scheduler.triggers import NudgeTrigger
 
 # A one-off check-in this late is no longer "later today"; it is dropped.
 ONCE_GRACE = dt.timedelta(hours=2)
@@ -29,17 +30,7 @@ class WantedJob:
 
 def wanted_jobs(*, session: Session) -> list[WantedJob]:
     """Nudges only for linked, consenting patients' active tasks."""
-    rows = session.execute(
-        select(Assignment, Patient)
-        .join(Patient, Assignment.patient_id == Patient.id)
-        .where(
-            Assignment.active.is_(True),
-            Patient.telegram_chat_id.is_not(None),
-            Patient.consented_at.is_not(None),
-            Patient.erased_at.is_(None),
-        )
-        .order_by(Assignment.id)
-    )
+    rows = session.execute(_reachable_tasks())
     jobs = []
     for assignment, patient in rows:
         for i, trig in enumerate(_triggers(session, assignment, patient)):
@@ -59,13 +50,80 @@ def wanted_jobs(*, session: Session) -> list[WantedJob]:
 
 
 SEND_NUDGE = "scheduler.jobs:send_nudge"
+
+
+def _reachable_tasks():
+    return (
+        select(Assignment, Patient)
+        .join(Patient, Assignment.patient_id == Patient.id)
+        .where(
+            Assignment.active.is_(True),
+            Patient.telegram_chat_id.is_not(None),
+            Patient.consented_at.is_not(None),
+            Patient.erased_at.is_(None),
+            # Blocked the bot: nothing reaches them until they write again.
+            Patient.unreachable_at.is_(None),
+        )
+        .order_by(Assignment.id)
+    )
+
+
 SEND_ONCE = "scheduler.jobs:send_once"
 
 
-def _triggers(session: Session, assignment: Assignment, patient: Patient) -> list[CronTrigger]:
-    clock = clock_override(session=session, assignment_id=assignment.id, patient_id=patient.id)
-    found = planner.with_clock(planner.slots(assignment.schedule, patient.routine), clock)
-    return [planner.trigger(slot, patient.timezone, assignment.start, assignment.end) for slot in found]
+def plan_for(session: Session, assignment: Assignment, patient: Patient) -> planner.Plan:
+    """The task's nudge plan as the rows stand: routine, pauses, the patient's own time, back-off."""
+    return planner.make_plan(
+        routine=patient.routine or {},
+        timezone=patient.timezone,
+        schedule=assignment.schedule or {},
+        pauses=pause_windows(session=session, patient_id=patient.id),
+        start=assignment.start,
+        end=assignment.end,
+        clock=clock_override(session=session, assignment_id=assignment.id, patient_id=patient.id),
+        frequency=_frequency(session, assignment),
+    )
+
+
+def _triggers(session: Session, assignment: Assignment, patient: Patient) -> list[BaseTrigger]:
+    """One trigger per task, holding all its weekly slots (so job ids are `nudge:<id>:0`)."""
+    plan = plan_for(session, assignment, patient)
+    return [NudgeTrigger.from_plan(plan)] if plan.slots else []
+
+
+def due_since(*, session: Session, since: dt.datetime, now: dt.datetime) -> list[tuple[int, dt.datetime]]:
+    """Planned nudges in [since, now] for patients nudges can reach: (assignment id, instant).
+
+    A scheduler taking over sends these (the nudge log drops any already sent):
+    APScheduler moves a job to its next run when it fires, so a nudge that fired
+    just before a crash and was never claimed would otherwise be lost.
+    """
+    out = []
+    for assignment, patient in session.execute(_reachable_tasks()):
+        plan = plan_for(session, assignment, patient)
+        out += [(assignment.id, at) for at in planner.instants(plan, since, now + dt.timedelta(seconds=1))]
+    return sorted(out, key=lambda item: item[1])
+
+
+def planned_instant(
+    session: Session, assignment: Assignment, patient: Patient, now: dt.datetime
+) -> dt.datetime:
+    """The planned time a firing belongs to: the latest planned instant within the last hour
+    (a job may start late under load), else the current minute."""
+    found = planner.instants(plan_for(session, assignment, patient), now - dt.timedelta(hours=1), now)
+    return found[-1] if found else now.replace(second=0, microsecond=0)
+
+
+def _frequency(session: Session, assignment: Assignment) -> float:
+    """Half as many nudges after three went unanswered (jobs._claim sets reduced_at), or
+    after pushback on the task until the patient checks in on it again."""
+    if assignment.reduced_at is not None:
+        return 0.5
+    if assignment.backed_off_at is not None and not nudge_log.checked_in_since(
+        session=session, assignment_id=assignment.id, since=assignment.backed_off_at
+    ):
+        return 0.5
+    return 1.0
 
 
 def upcoming_for(

@@ -3,28 +3,44 @@
 The rows are the truth. The action server and the bot change schedules by
 writing rows; this service derives the jobs from them at start and then every
 `reconcile_seconds`, adding what is missing, replacing what changed and removing
-orphans. Only the job store's `nudge:` jobs are touched.
+orphans. Only the job store's nudge jobs are touched.
+
+APScheduler cannot share a job store, so a scheduler first takes the database
+lease (data/scheduler_lease.py); a second one waits, and takes over if the
+first stops renewing. On taking over it settles what the previous owner left
+half-done before sending anything.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import os
+import socket
+import uuid
 
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from data import nudge_log, scheduler_lease
 from data.db import run_in_thread
-from scheduler import jobs
-from scheduler.nudges import wanted_jobs
+from data.models import Assignment, NudgeLog, Patient, utcnow
+from scheduler import jobs, planner
+from scheduler.nudges import WantedJob, due_since, wanted_jobs
 
 log = logging.getLogger(__name__)
 
-JOB_PREFIX = "nudge"  # nudge:… (weekly) and nudge-once:… (asked for)
-# A nudge more than two hours late is no longer timely; coalesce a backlog into one.
-MISFIRE_GRACE_SECONDS = 2 * 60 * 60
+JOB_PREFIXES = ("nudge", "follow:")  # nudge:… (weekly), nudge-once:… (asked for), follow:… (follow-ups)
+LEASE_NAME = "nudges"
+SEND_FOLLOW_UP = "scheduler.jobs:send_follow_up"
+# The one gentle follow-up comes this long after an unanswered nudge, if the
+# patient is still awake then; otherwise there is none.
+FOLLOW_UP_AFTER = dt.timedelta(hours=3)
 
 
 class NudgeScheduler:
@@ -35,35 +51,124 @@ class NudgeScheduler:
         sessions: sessionmaker[Session],
         runtime: jobs.Runtime,
         reconcile_seconds: float = 60,
+        misfire_grace_seconds: float = 2 * 60 * 60,
+        lease_seconds: float = 30,
     ):
         self._sessions = sessions
         self._runtime = runtime
         self._reconcile_seconds = reconcile_seconds
+        self._grace = dt.timedelta(seconds=misfire_grace_seconds)
+        self._lease_ttl = dt.timedelta(seconds=lease_seconds)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")},
             job_defaults={
-                "misfire_grace_time": MISFIRE_GRACE_SECONDS,
+                # A nudge late by more than the grace is not sent but recorded as
+                # missed (APScheduler's default of 1 s would silently drop it).
+                "misfire_grace_time": int(misfire_grace_seconds),
                 "coalesce": True,
                 "max_instances": 1,
             },
             timezone="UTC",
         )
-        self._task: asyncio.Task | None = None
+        self._scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
+        self._tasks: list[asyncio.Task] = []
+        self._reconciling = asyncio.Lock()  # the upkeep loop and a take-over never overlap
+        self._owning = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def owns_job_store(self) -> bool:
+        return self._owning
 
     async def start(self) -> None:
-        """Start inside the running event loop (APScheduler 3.11 needs one)."""
+        """Start inside the running event loop (APScheduler 3.11 needs one).
+
+        Returns at once; if another scheduler holds the lease, this one waits
+        for it in the background.
+        """
+        self._loop = asyncio.get_running_loop()
         jobs.install(self._runtime)
-        self._scheduler.start()
-        await self.reconcile()
-        self._task = asyncio.create_task(self._reconcile_forever())
+        lease = await self._renew()
+        # The lease is kept by its own task, so a long reconcile never lets it lapse.
+        self._tasks.append(asyncio.create_task(self._keep_lease()))
+        if lease.held:
+            await self._take_over(lease)
+        self._tasks.append(asyncio.create_task(self._keep_reconciling()))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        self._scheduler.shutdown(wait=False)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        if self._owning:
+            self._owning = False
+            try:
+                await run_in_thread(
+                    self._sessions,
+                    lambda s: scheduler_lease.release(session=s, name=LEASE_NAME, owner=self.owner),
+                )
+            except Exception:
+                log.warning("could not release the scheduler lease; it will expire")
         jobs.install(None)
 
-    async def _reconcile_forever(self) -> None:
+    # --- the lease -----------------------------------------------------------------
+
+    async def _renew(self) -> scheduler_lease.Lease:
+        def acquire(session: Session) -> scheduler_lease.Lease:
+            return scheduler_lease.acquire(
+                session=session, name=LEASE_NAME, owner=self.owner, ttl=self._lease_ttl
+            )
+
+        return await run_in_thread(self._sessions, acquire)
+
+    async def _take_over(self, lease: scheduler_lease.Lease) -> None:
+        recovered = await run_in_thread(self._sessions, lambda s: nudge_log.recover_after_crash(session=s))
+        if any(recovered.values()):
+            log.warning("took over the job store; settled what was left: %s", recovered)
+        self._owning = True
+        if not self._scheduler.running:
+            self._scheduler.start()
+        else:
+            self._scheduler.resume()
+        log.info("scheduler owns the job store")
+        await self.reconcile()
+        if lease.crashed_owner_since is not None:
+            self._tasks.append(asyncio.create_task(self._catch_up(lease.crashed_owner_since)))
+
+    async def _catch_up(self, since: dt.datetime) -> None:
+        """After a crash: nudges planned while the last owner ran, within the grace, that it
+        may have fired and lost. The nudge log turns any it did send into no-ops."""
+        now = utcnow()
+        since = max(since, now - self._grace)
+        due = await run_in_thread(self._sessions, lambda s: due_since(session=s, since=since, now=now))
+        if due:
+            log.info("catching up on %d planned nudges after a crash", len(due))
+        await asyncio.gather(*(jobs.send_nudge(aid, at.isoformat()) for aid, at in due))
+
+    async def _keep_lease(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_renewed = loop.time()
+        while True:
+            await asyncio.sleep(self._lease_ttl.total_seconds() / 3)
+            try:
+                lease = await self._renew()
+            except Exception:
+                log.exception("could not renew the scheduler lease; will try again")
+                # Out of touch with the database past the lease: someone else may own it now.
+                if self._owning and loop.time() - last_renewed >= self._lease_ttl.total_seconds():
+                    self._lose("could not renew the lease in time")
+                continue
+            if lease.held:
+                last_renewed = loop.time()
+                if not self._owning:
+                    await self._take_over(lease)
+            elif self._owning:
+                self._lose("another scheduler holds the lease")
+
+    async def _keep_reconciling(self) -> None:
         while True:
             await asyncio.sleep(self._reconcile_seconds)
             try:
@@ -71,15 +176,48 @@ class NudgeScheduler:
             except Exception:
                 log.exception("reconciling nudges failed; will try again")
 
-    async def reconcile(self) -> dict[str, int]:
-        rows = await run_in_thread(self._sessions, lambda s: wanted_jobs(session=s))
-        wanted = {job.id: job for job in rows}
-        # The job store is synchronous I/O: keep it off the event loop.
-        return await asyncio.to_thread(self._apply, wanted)
+    def _lose(self, why: str) -> None:
+        log.warning("scheduler stops sending: %s", why)
+        self._owning = False
+        if self._scheduler.running:
+            self._scheduler.pause()
 
-    def _apply(self, wanted: dict) -> dict[str, int]:
+    # --- reconciling ---------------------------------------------------------------
+
+    async def reconcile(self) -> dict[str, int]:
+        """Bring the jobs in line with the rows; retry failed nudges; settle stale ones."""
+        async with self._reconciling:
+            if not self._owning:
+                return {}
+            rows = await run_in_thread(self._sessions, self._wanted)
+            wanted = {job.id: job for job in rows}
+            # The job store is synchronous I/O: keep it off the event loop.
+            counts = await asyncio.to_thread(self._apply, wanted)
+            await self._retry_failed()
+            return counts
+
+    def _wanted(self, session: Session) -> list[WantedJob]:
+        return wanted_jobs(session=session) + self._follow_ups(session)
+
+    def _follow_ups(self, session: Session) -> list[WantedJob]:
+        out = []
+        for log_id, sent_at in nudge_log.awaiting_follow_up(
+            session=session, since=utcnow() - 2 * FOLLOW_UP_AFTER
+        ):
+            row = session.get(NudgeLog, log_id)
+            assignment = session.get(Assignment, row.assignment_id) if row else None
+            patient = session.get(Patient, assignment.patient_id) if assignment else None
+            if patient is None:
+                continue
+            at = sent_at + FOLLOW_UP_AFTER
+            if at < utcnow() - self._grace or not _awake(patient, at):
+                continue
+            out.append(WantedJob(f"follow:{log_id}", SEND_FOLLOW_UP, (log_id,), DateTrigger(run_date=at)))
+        return out
+
+    def _apply(self, wanted: dict[str, WantedJob]) -> dict[str, int]:
         counts = {"added": 0, "replaced": 0, "removed": 0}
-        existing = {j.id: j for j in self._scheduler.get_jobs() if j.id.startswith(JOB_PREFIX)}
+        existing = {j.id: j for j in self._scheduler.get_jobs() if j.id.startswith(JOB_PREFIXES)}
         for job_id, job in existing.items():
             if job_id not in wanted:
                 job.remove()
@@ -96,5 +234,32 @@ class NudgeScheduler:
             log.info("nudges reconciled: %s", counts)
         return counts
 
+    async def _retry_failed(self) -> None:
+        def find(session: Session) -> list[int]:
+            nudge_log.expire_unsendable(session=session, grace=self._grace, max_attempts=jobs.MAX_ATTEMPTS)
+            return nudge_log.retryable(session=session, grace=self._grace, max_attempts=jobs.MAX_ATTEMPTS)
+
+        retry = await run_in_thread(self._sessions, find)
+        if retry and self._owning:
+            # All at once: the pacer spaces them out at Telegram's pace.
+            await asyncio.gather(*(jobs.retry_nudge(log_id) for log_id in retry))
+
+    def _on_missed(self, event: JobExecutionEvent) -> None:
+        """A weekly nudge APScheduler skipped as too late goes in the log as missed."""
+        parts = event.job_id.split(":")
+        if parts[0] != "nudge" or self._loop is None:
+            return
+        assignment_id, when = int(parts[1]), event.scheduled_run_time.replace(second=0, microsecond=0)
+
+        def record(session: Session) -> None:
+            nudge_log.record_missed(session=session, assignment_id=assignment_id, scheduled_for=when)
+
+        self._loop.create_task(run_in_thread(self._sessions, record))
+
     def job_ids(self) -> list[str]:
-        return sorted(j.id for j in self._scheduler.get_jobs() if j.id.startswith(JOB_PREFIX))
+        return sorted(j.id for j in self._scheduler.get_jobs() if j.id.startswith(JOB_PREFIXES))
+
+
+def _awake(patient: Patient, at: dt.datetime) -> bool:
+    """A follow-up only in waking hours; with no routine given, not at night."""
+    return planner.awake_at(patient.routine or {}, patient.timezone, at, night=("21:30", "08:00"))

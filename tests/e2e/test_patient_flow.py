@@ -236,6 +236,8 @@ def test_a_scheduled_nudge_arrives_and_is_answered_into_a_checkin(stack, tmp_pat
     london = dt.datetime.now(ZoneInfo("Europe/London"))
     due = (london + dt.timedelta(minutes=2 if london.second > 40 else 1)).replace(second=0)
     raw = yaml.safe_load((Path(__file__).parents[1] / "fixtures" / "plan.yml").read_text())
+    # No quiet hours, so the test means the same at any hour CI runs it.
+    raw["patients"][0]["routine"] = {"preferred_times": ["08:00", "19:00"]}
     raw["patients"][0]["tasks"].append(
         {
             "id": "worry-time",

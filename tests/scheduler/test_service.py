@@ -31,8 +31,8 @@ def _link(sessions, patient_id, chat_id):
 
 
 async def _reconcile_twice(db_url, sessions):
-    async def deliver(patient_id, chat_id, replies):
-        return True
+    async def deliver(patient_id, chat_id, replies, silent, before_send):
+        return "delivered"
 
     engine = make_engine(db_url)
     service = NudgeScheduler(engine=engine, sessions=sessions, runtime=jobs.Runtime(sessions, None, deliver))
@@ -95,6 +95,10 @@ def test_paused_backed_off_and_moved_nudges(db_url, sessions):
     from data import schedule_changes, tasks
     from scheduler.nudges import wanted_jobs
 
+    def trigger_of(task_id):
+        with sessions() as session:
+            return {job.id: job for job in wanted_jobs(session=session)}[f"nudge:{task_id}:0"].trigger
+
     _plan(sessions)
     _link(sessions, "p-100", 4100)
     when = utcnow().replace(second=0, microsecond=0)
@@ -106,12 +110,16 @@ def test_paused_backed_off_and_moved_nudges(db_url, sessions):
     with transaction(sessions) as session:
         assert _claim(session, task_id, when) is None  # paused
         session.execute(ScheduleChange.__table__.delete())
+    full = trigger_of(task_id)
+    with transaction(sessions) as session:
         tasks.back_off(session=session, assignment_ids=[task_id])
+    # After pushback: the same slots, half as often (mon, wed, fri → mon, fri).
+    eased = trigger_of(task_id)
+    assert "frequency=0.5" in str(eased) and "frequency=1" in str(full)
     with transaction(sessions) as session:
-        assert _claim(session, task_id, when + dt.timedelta(minutes=1)) is None  # backed off
         session.add(CheckIn(assignment_id=task_id, status="partial", dedupe_key="k", reported_at=utcnow()))
+    assert str(trigger_of(task_id)) == str(full)  # re-engaged: the full schedule again
     with transaction(sessions) as session:
-        # Re-engaged: the full schedule again.
         assert _claim(session, task_id, when + dt.timedelta(minutes=2)) is not None
         schedule_changes.request(
             session=session, patient_id="p-100", kind="move", clock="07:45", dedupe_key="m"

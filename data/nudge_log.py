@@ -1,0 +1,177 @@
+"""The nudge log: one row per (task, scheduled time), the record that makes a nudge go out once.
+
+States: pending (claimed, nothing sent yet) → sending (handed to Telegram) →
+sent | failed (will be retried within the grace) | unreachable (patient blocked
+the bot); missed (too late to send); unknown (a crash while sending: never
+resent, since it may have arrived).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from data.models import Assignment, CheckIn, NudgeLog, Patient, utcnow
+
+# A reply this long after a nudge still counts as answering it.
+ANSWER_WINDOW = dt.timedelta(hours=24)
+UNANSWERED_BEFORE_REDUCING = 3
+
+
+def recover_after_crash(*, session: Session) -> dict[str, int]:
+    """Run by a scheduler that has just taken the lease: the previous owner is gone.
+
+    A claimed nudge that never reached Telegram is safe to send again; one that
+    was on its way may have arrived, and a nudge twice is worse than once late.
+    """
+    retry = session.execute(
+        update(NudgeLog)
+        .where(NudgeLog.status == "pending")
+        .values(status="failed")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    unknown = session.execute(
+        update(NudgeLog)
+        .where(NudgeLog.status == "sending")
+        .values(status="unknown")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return {"to_retry": retry, "unknown": unknown}
+
+
+def set_status(*, session: Session, log_id: int, status: str) -> None:
+    row = session.get(NudgeLog, log_id)
+    if row is None:
+        return
+    row.status = status
+    if status == "sent":
+        row.sent_at = utcnow()
+
+
+def record_missed(*, session: Session, assignment_id: int, scheduled_for: dt.datetime) -> None:
+    from data.db import insert_once  # local: db imports models, models nothing of ours
+
+    insert_once(
+        session,
+        NudgeLog,
+        {"assignment_id": assignment_id, "scheduled_for": scheduled_for, "status": "missed"},
+        ("assignment_id", "scheduled_for"),
+    )
+
+
+def retryable(*, session: Session, grace: dt.timedelta, max_attempts: int) -> list[int]:
+    """Failed nudges still timely enough to send."""
+    return list(
+        session.scalars(
+            select(NudgeLog.id)
+            .where(
+                NudgeLog.status == "failed",
+                NudgeLog.attempts < max_attempts,
+                NudgeLog.scheduled_for > utcnow() - grace,
+            )
+            .order_by(NudgeLog.scheduled_for)
+        )
+    )
+
+
+def expire_unsendable(*, session: Session, grace: dt.timedelta, max_attempts: int) -> int:
+    """Failed nudges past their grace or out of attempts are recorded as missed."""
+    return session.execute(
+        update(NudgeLog)
+        .where(
+            NudgeLog.status == "failed",
+            (NudgeLog.scheduled_for <= utcnow() - grace) | (NudgeLog.attempts >= max_attempts),
+        )
+        .values(status="missed")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def mark_answered(*, session: Session, patient_id: str) -> int:
+    """The patient wrote: recent nudges count as answered and a reduced schedule is lifted."""
+    now = utcnow()
+    assignment_ids = select(Assignment.id).where(Assignment.patient_id == patient_id)
+    answered = session.execute(
+        update(NudgeLog)
+        .where(
+            NudgeLog.assignment_id.in_(assignment_ids),
+            NudgeLog.status == "sent",
+            NudgeLog.answered_at.is_(None),
+            NudgeLog.sent_at > now - ANSWER_WINDOW,
+        )
+        .values(answered_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.execute(
+        update(Assignment)
+        .where(Assignment.patient_id == patient_id, Assignment.reduced_at.is_not(None))
+        .values(reduced_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return answered
+
+
+def unanswered_streak(*, session: Session, assignment_id: int) -> int:
+    """How many of the task's latest sent nudges in a row went unanswered."""
+    latest = session.execute(
+        select(NudgeLog.answered_at)
+        .where(NudgeLog.assignment_id == assignment_id, NudgeLog.status == "sent")
+        .order_by(NudgeLog.scheduled_for.desc())
+        .limit(UNANSWERED_BEFORE_REDUCING)
+    ).all()
+    streak = 0
+    for (answered_at,) in latest:
+        if answered_at is not None:
+            break
+        streak += 1
+    return streak
+
+
+def awaiting_follow_up(*, session: Session, since: dt.datetime) -> list[tuple[int, dt.datetime]]:
+    """Nudges sent after `since`, unanswered and not yet followed up: (log id, sent at)."""
+    return [
+        (log_id, sent_at)
+        for log_id, sent_at in session.execute(
+            select(NudgeLog.id, NudgeLog.sent_at).where(
+                NudgeLog.status == "sent",
+                NudgeLog.answered_at.is_(None),
+                NudgeLog.followed_up_at.is_(None),
+                NudgeLog.sent_at > since,
+            )
+        )
+    ]
+
+
+def claim_follow_up(*, session: Session, log_id: int) -> NudgeLog | None:
+    """The nudge row, if its follow-up is still wanted and now claimed by this caller."""
+    claimed = session.execute(
+        update(NudgeLog)
+        .where(
+            NudgeLog.id == log_id,
+            NudgeLog.followed_up_at.is_(None),
+            NudgeLog.answered_at.is_(None),
+            NudgeLog.status == "sent",
+        )
+        .values(followed_up_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return session.get(NudgeLog, log_id) if claimed == 1 else None
+
+
+def checked_in_since(*, session: Session, assignment_id: int, since: dt.datetime) -> bool:
+    return (
+        session.scalar(
+            select(func.count(CheckIn.id)).where(
+                CheckIn.assignment_id == assignment_id, CheckIn.reported_at >= since
+            )
+        )
+        or 0
+    ) > 0
+
+
+def mark_unreachable(*, session: Session, patient_id: str) -> None:
+    patient = session.get(Patient, patient_id)
+    if patient is not None and patient.unreachable_at is None:
+        patient.unreachable_at = utcnow()

@@ -1,0 +1,72 @@
+"""A loopback stand-in for Rasa's HTTP API `trigger_intent`, for scheduler tests and benchmarks.
+
+The scheduler's own logic (claims, retries, pacing) is what those measure; the
+real Rasa is exercised by the end-to-end tests. This answers like Rasa does
+(`{"messages": [...]}`), checks the token, records every call, and can be told
+to fail, so RasaClient's error handling runs for real.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+_PATH = re.compile(r"^/conversations/([^/]+)/trigger_intent$")
+
+
+class RasaStub:
+    def __init__(self, token: str = "stub-token"):
+        self.token = token
+        self.calls: list[tuple[str, str, dict]] = []  # (sender, intent, entities)
+        self.failing = False
+        self._lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+                url = urlsplit(self.path)
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                match = _PATH.match(url.path)
+                if parse_qs(url.query).get("token") != [stub.token]:
+                    return self._send(401, {"status": "failure", "reason": "NotAuthenticated"})
+                if match is None:
+                    return self._send(404, {"status": "failure"})
+                if stub.failing:
+                    return self._send(503, {"status": "failure"})
+                sender, entities = match.group(1), body.get("entities") or {}
+                with stub._lock:
+                    stub.calls.append((sender, body.get("name"), entities))
+                text = (
+                    "Just a gentle follow-up."
+                    if entities.get("nudge") == "follow_up"
+                    else "Hi, got a minute?"
+                )
+                buttons = [{"title": "Done", "payload": "/report_done"}]
+                self._send(200, {"messages": [{"recipient_id": sender, "text": text, "buttons": buttons}]})
+
+            def _send(self, code: int, payload: dict) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> RasaStub:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
