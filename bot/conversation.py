@@ -8,9 +8,11 @@ updates into calls here and send back the replies.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,9 +20,9 @@ from bot import safety_net
 from bot.content import content, say
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.rendering import Button, Reply, from_rasa
-from data import erasure, invites, nudge_log, patients, rasa_tracker, safety_events
+from data import erasure, invites, nudge_log, patients, rasa_tracker, safety_events, schedule_changes
 from data.db import run_in_thread
-from data.models import Patient
+from data.models import Patient, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,10 @@ log = logging.getLogger(__name__)
 _RASA_PAYLOAD = re.compile(r'^/[a-z_]{1,40}(\{"[a-z_]{1,20}":"[A-Za-z0-9_-]{1,24}"\})?$')
 # Long messages are kept whole where a flow stores text, but the NLU reads the start.
 NLU_TEXT_LIMIT = 4000
+# Commands that change nudges; the scheduler picks the rows up when it next reconciles.
+_NUDGE_COMMANDS = ("pause", "resume", "silent", "sound")
+DEFAULT_PAUSE_DAYS = 7
+MAX_PAUSE_DAYS = 60
 
 
 class RetryLater(Exception):
@@ -98,6 +104,10 @@ class Conversation:
                     ),
                 )
             ]
+        if command in _NUDGE_COMMANDS:
+            if not patient.consented:
+                return [self._consent_prompt(patient)]
+            return [Reply(await self._nudge_setting(patient, command, argument, key))]
         # Unknown commands are read as text: "/stop it" is still a message.
         return await self.on_text(sender, f"/{command} {argument}".strip(), key)
 
@@ -202,6 +212,28 @@ class Conversation:
         if data == "bw:forget:no":
             return [Reply(say("forget_cancelled"))]
         return [Reply(say("button_expired"))]
+
+    async def _nudge_setting(self, patient: PatientView, command: str, argument: str, key: str) -> str:
+        """/pause [days], /resume, /silent, /sound: rows only; the scheduler reconciles from them."""
+        days = int(argument) if argument.isdigit() else DEFAULT_PAUSE_DAYS
+        if command == "pause" and not 1 <= days <= MAX_PAUSE_DAYS:
+            return say("pause_how_long", most=str(MAX_PAUSE_DAYS))
+
+        def work(session: Session) -> str:
+            row = session.get(Patient, patient.id)
+            if command == "pause":
+                until = utcnow() + dt.timedelta(days=days)
+                schedule_changes.request(
+                    session=session, patient_id=row.id, kind="pause", at=until, dedupe_key=f"pause:{key}"
+                )
+                return say("paused", until=until.astimezone(ZoneInfo(row.timezone)).strftime("%A %d %B"))
+            if command == "resume":
+                schedule_changes.end_pauses(session=session, patient_id=row.id)
+                return say("resumed")
+            row.silent_nudges = command == "silent"
+            return say("silent_on" if row.silent_nudges else "silent_off")
+
+        return await run_in_thread(self._sessions, work)
 
     async def _forget(self, patient: PatientView) -> None:
         def work(session: Session) -> str | None:

@@ -66,6 +66,20 @@ def paused_until(*, session: Session, patient_id: str) -> dt.datetime | None:
     )
 
 
+def end_pauses(*, session: Session, patient_id: str) -> int:
+    """Pauses under way end now (their rows stay, as a record of what was asked)."""
+    now = utcnow()
+    ended = 0
+    for row in session.scalars(
+        select(ScheduleChange).where(
+            ScheduleChange.kind == "pause", ScheduleChange.patient_id == patient_id, ScheduleChange.at > now
+        )
+    ):
+        row.at = now
+        ended += 1
+    return ended
+
+
 def pause_windows(*, session: Session, patient_id: str) -> list[tuple[dt.datetime, dt.datetime]]:
     """Every pause still to come or under way, as (from, until) in UTC, for the planner."""
     rows = session.execute(

@@ -14,7 +14,7 @@ from bot.conversation import Conversation, RetryLater, Sender
 from bot.rasa_client import RasaClient
 from data.care_plans import apply_plan
 from data.db import transaction
-from data.models import InboxUpdate, Patient, SafetyEvent
+from data.models import InboxUpdate, Patient, SafetyEvent, utcnow
 from data.plan_schema import load_plan
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -113,3 +113,32 @@ def test_forget_erases_and_unlinks(conversation, sessions):
         assert session.get(Patient, "p-100").telegram_user_id is None
     [after] = run(conversation.on_text(alex, "hello", "k5"))
     assert "invite link" in after.text
+
+
+def test_pause_resume_and_silent_commands_change_the_rows_the_scheduler_reads(conversation, sessions):
+    from data.schedule_changes import paused_until
+
+    alex = Sender(telegram_user_id=100, chat_id=100)
+    run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
+    with transaction(sessions) as session:
+        session.get(Patient, "p-100").consented_at = utcnow()
+    [ask] = run(conversation.on_command(alex, "pause", "365", "k3"))
+    assert "from 1 to 60" in ask.text
+    with sessions() as session:
+        assert paused_until(session=session, patient_id="p-100") is None  # nothing changed
+    [paused] = run(conversation.on_command(alex, "pause", "3", "k4"))
+    assert "no reminders until" in paused.text
+    with sessions() as session:
+        until = paused_until(session=session, patient_id="p-100")
+    assert until is not None and 2.9 < (until - utcnow()).total_seconds() / 86400 <= 3
+    [resumed] = run(conversation.on_command(alex, "resume", "", "k5"))
+    assert "back on" in resumed.text
+    with sessions() as session:
+        assert paused_until(session=session, patient_id="p-100") is None
+    [silent] = run(conversation.on_command(alex, "silent", "", "k6"))
+    assert "without a sound" in silent.text
+    with sessions() as session:
+        assert session.get(Patient, "p-100").silent_nudges is True
+    run(conversation.on_command(alex, "sound", "", "k7"))
+    with sessions() as session:
+        assert session.get(Patient, "p-100").silent_nudges is False
