@@ -47,6 +47,7 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
             sessions=sessions,
             runtime=Runtime(sessions=sessions, rasa=rasa, deliver=deliver),
             reconcile_seconds=settings.nudge_reconcile_seconds,
+            misfire_grace_seconds=settings.nudge_grace_minutes * 60,
         )
 
     scheduler = None

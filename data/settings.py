@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     rasa_timeout_seconds: float = 20.0
     # How often the scheduler re-derives its jobs from the rows.
     nudge_reconcile_seconds: float = 60.0
+    # A nudge later than this (the scheduler was down) is recorded as missed, not sent late.
+    nudge_grace_minutes: float = 120.0
 
     @field_validator("telegram_bot_token", "rasa_token")
     @classmethod
