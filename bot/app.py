@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import signal
 
@@ -45,7 +46,12 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
         return NudgeScheduler(
             engine=engine,
             sessions=sessions,
-            runtime=Runtime(sessions=sessions, rasa=rasa, deliver=deliver),
+            runtime=Runtime(
+                sessions=sessions,
+                rasa=rasa,
+                deliver=deliver,
+                crisis_quiet=dt.timedelta(hours=settings.crisis_nudge_pause_hours),
+            ),
             reconcile_seconds=settings.nudge_reconcile_seconds,
             misfire_grace_seconds=settings.nudge_grace_minutes * 60,
         )

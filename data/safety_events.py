@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.db import insert_once
@@ -27,3 +30,15 @@ def record_event(
     }
     row, _ = insert_once(session, SafetyEvent, values, "dedupe_key")
     return row  # type: ignore[return-value]
+
+
+def crisis_since(*, session: Session, patient_id: str, since: dt.datetime) -> bool:
+    """Whether the patient had a crisis response after `since` (nudges stay quiet a while)."""
+    return (
+        session.scalar(
+            select(SafetyEvent.id)
+            .where(SafetyEvent.patient_id == patient_id, SafetyEvent.kind == "crisis", SafetyEvent.at > since)
+            .limit(1)
+        )
+        is not None
+    )

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     nudge_reconcile_seconds: float = 60.0
     # A nudge later than this (the scheduler was down) is recorded as missed, not sent late.
     nudge_grace_minutes: float = 120.0
+    # After a crisis response the patient gets no nudges for this long.
+    crisis_nudge_pause_hours: float = 24.0
 
     @field_validator("telegram_bot_token", "rasa_token")
     @classmethod

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.pacing import Delivery
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.rendering import Reply, from_rasa
-from data import nudge_log
+from data import nudge_log, safety_events
 from data.db import insert_once, run_in_thread
 from data.models import Assignment, CheckIn, NudgeLog, Patient, ScheduleChange, utcnow
 from data.schedule_changes import paused_until
@@ -49,6 +49,8 @@ class Runtime:
     deliver: Deliver
     # Nudge log rows being delivered by this process, so a retry never overlaps a delivery.
     in_flight: set[int] = field(default_factory=set)
+    # After a crisis response, no nudges for this long: homework can wait.
+    crisis_quiet: dt.timedelta = dt.timedelta(hours=24)
 
 
 _runtime: Runtime | None = None
@@ -81,8 +83,11 @@ def _reachable(patient: Patient | None) -> bool:
 
 
 def _nothing_to_do(session: Session, assignment: Assignment, patient: Patient, when: dt.datetime) -> bool:
-    """Paused, or the task is already done today: a nudge would only nag."""
+    """Paused, just through a crisis, or the task is already done today: a nudge would only nag."""
     if paused_until(session=session, patient_id=patient.id) is not None:
+        return True
+    quiet = _runtime.crisis_quiet if _runtime is not None else dt.timedelta(hours=24)
+    if safety_events.crisis_since(session=session, patient_id=patient.id, since=utcnow() - quiet):
         return True
     day_start = dt.datetime.combine(
         when.astimezone(ZoneInfo(patient.timezone)).date(), dt.time(), tzinfo=ZoneInfo(patient.timezone)

@@ -15,7 +15,7 @@ from bot.rasa_client import RasaClient
 from data import nudge_log
 from data.care_plans import apply_plan
 from data.db import make_engine, transaction
-from data.models import Assignment, NudgeLog, Patient, utcnow
+from data.models import Assignment, NudgeLog, Patient, SafetyEvent, utcnow
 from data.plan_schema import load_plan
 from scheduler import jobs
 from scheduler.service import FOLLOW_UP_AFTER, NudgeScheduler, _awake
@@ -366,3 +366,20 @@ def test_after_a_crash_the_next_scheduler_sends_what_the_dead_one_fired_and_lost
     with sessions() as session:
         [row] = session.scalars(select(NudgeLog)).all()
     assert row.status == "sent" and row.scheduled_for == london.replace(second=0, microsecond=0)
+
+
+def test_no_nudges_for_a_day_after_a_crisis_response(sessions, linked):
+    from data import safety_events
+
+    with transaction(sessions) as session:
+        safety_events.record_event(
+            session=session, patient_id="p-100", kind="crisis", detected_by="safety_net", dedupe_key="c1"
+        )
+    recorder = Recorder()
+    [result], calls = _fire(sessions, recorder, lambda: jobs.send_nudge(linked, _now_minute().isoformat()))
+    assert result == "skipped" and calls == [] and recorder.sent == []
+    with transaction(sessions) as session:
+        for event in session.scalars(select(SafetyEvent)):
+            event.at = utcnow() - dt.timedelta(hours=25)
+    [result], _ = _fire(sessions, recorder, lambda: jobs.send_nudge(linked, _now_minute().isoformat()))
+    assert result == "sent"
