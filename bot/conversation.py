@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import safety_net
 from bot.content import content, say
+from bot.flood import FloodGuard
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.rendering import Button, Reply, from_rasa
 from data import erasure, invites, nudge_log, patients, rasa_tracker, safety_events, schedule_changes
@@ -73,6 +74,7 @@ class Conversation:
         rasa_tracker_url: str,
     ):
         self._sessions = sessions
+        self._flood = FloodGuard()
         self._rasa = rasa
         self._invite_ttl_days = invite_ttl_days
         self._rasa_tracker_url = rasa_tracker_url
@@ -80,6 +82,8 @@ class Conversation:
     # --- entry points -------------------------------------------------------------
 
     async def on_command(self, sender: Sender, command: str, argument: str, key: str) -> list[Reply]:
+        if (flooded := self._flooded(sender, key)) is not None:
+            return flooded
         patient = await self._patient(sender)
         if command == "start":
             if patient is None:
@@ -112,10 +116,13 @@ class Conversation:
         return await self.on_text(sender, f"/{command} {argument}".strip(), key)
 
     async def on_text(self, sender: Sender, text: str, key: str) -> list[Reply]:
+        detection = safety_net.detect(text)
+        # Crisis language is answered however fast someone is writing.
+        if detection is None and (flooded := self._flooded(sender, key)) is not None:
+            return flooded
         patient = await self._patient(sender)
         if patient is None:
             return [Reply(say("unlinked"))]
-        detection = safety_net.detect(text)
         if detection is not None:
             return await self._crisis(patient, detection, key)
         if not patient.consented:
@@ -126,6 +133,8 @@ class Conversation:
         return await self._to_rasa(patient, message, key)
 
     async def on_button(self, sender: Sender, data: str, key: str) -> list[Reply]:
+        if (flooded := self._flooded(sender, key)) is not None:
+            return flooded
         patient = await self._patient(sender)
         if patient is None:
             return [Reply(say("unlinked"))]
@@ -142,6 +151,13 @@ class Conversation:
         return [Reply(say("unlinked" if patient is None else "not_text"))]
 
     # --- steps --------------------------------------------------------------------
+
+    def _flooded(self, sender: Sender, key: str) -> list[Reply] | None:
+        """Over 20 messages a minute: one "slow down", then nothing (and no Rasa) until calm."""
+        verdict = self._flood.hit(sender, key)
+        if verdict == "ok":
+            return None
+        return [Reply(say("slow_down"))] if verdict == "warn" else []
 
     async def _patient(self, sender: Sender) -> PatientView | None:
         def work(session: Session) -> PatientView | None:

@@ -142,3 +142,27 @@ def test_pause_resume_and_silent_commands_change_the_rows_the_scheduler_reads(co
     run(conversation.on_command(alex, "sound", "", "k7"))
     with sessions() as session:
         assert session.get(Patient, "p-100").silent_nudges is False
+
+
+def test_a_flood_gets_one_slow_down_then_quiet_but_crisis_words_still_get_answered(conversation, sessions):
+    stranger = Sender(telegram_user_id=999, chat_id=999)
+    replies = [run(conversation.on_text(stranger, f"msg {i}", f"f{i}")) for i in range(22)]
+    assert all("invite" in r[0].text for r in replies[:20])
+    assert "lot of messages" in replies[20][0].text and replies[21] == []
+    # The same update retried is not a new message.
+    assert run(conversation.on_text(stranger, "msg 0", "f0")) == []
+    with sessions() as session:
+        assert session.scalar(select(func.count(InboxUpdate.update_id))) == 0
+
+
+def test_flood_guard_counts_a_minute_and_forgets():
+    from bot.flood import FloodGuard
+
+    now = [0.0]
+    guard = FloodGuard(limit=3, window=60, clock=lambda: now[0], max_users=2)
+    assert [guard.hit("a", str(i)) for i in range(5)] == ["ok", "ok", "ok", "warn", "drop"]
+    now[0] = 61
+    assert guard.hit("a", "later") == "ok"  # calmed down
+    guard.hit("b", "1")
+    guard.hit("c", "1")  # "a" is the oldest of three: forgotten
+    assert guard.hit("a", "again") == "ok"
