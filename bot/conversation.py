@@ -122,7 +122,7 @@ class Conversation:
             return flooded
         patient = await self._patient(sender)
         if patient is None:
-            return [Reply(say("unlinked"))]
+            return [Reply(await self._not_a_patient(sender))]
         if detection is not None:
             return await self._crisis(patient, detection, key)
         if not patient.consented:
@@ -151,6 +151,17 @@ class Conversation:
         return [Reply(say("unlinked" if patient is None else "not_text"))]
 
     # --- steps --------------------------------------------------------------------
+
+    async def _not_a_patient(self, sender: Sender) -> str:
+        """A linked therapist hears what the bot does for them; anyone else how to join."""
+        if sender.chat_id is None:
+            return say("unlinked")
+        chat_id = sender.chat_id
+
+        def work(session: Session) -> bool:
+            return invites.therapist_by_chat(session=session, chat_id=chat_id) is not None
+
+        return say("therapist_help" if await run_in_thread(self._sessions, work) else "unlinked")
 
     def _flooded(self, sender: Sender, key: str) -> list[Reply] | None:
         """Over 20 messages a minute: one "slow down", then nothing (and no Rasa) until calm."""
@@ -196,6 +207,8 @@ class Conversation:
             return [Reply(say("invite_already_linked"))]
         if not result.ok:
             return [Reply(say("invite_refused"))]
+        if result.therapist_id is not None:
+            return [Reply(say("therapist_linked"))]
         patient = await self._patient(sender)
         assert patient is not None
         return [self._consent_prompt(patient)]

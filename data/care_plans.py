@@ -72,6 +72,18 @@ def apply_plan(plan: CarePlan, *, session: Session, invite_ttl_days: int) -> lis
             {"clinic_id": plan.clinic.id, "name": therapist.name},
             is_new,
         )
+        session.flush()
+        if (
+            therapist.invite_code
+            and row.linked_at is None
+            and not invites.open_invite_matches(
+                session=session, therapist_id=row.id, code=therapist.invite_code
+            )
+        ):
+            invites.issue_invite(
+                session=session, therapist_id=row.id, code=therapist.invite_code, ttl_days=invite_ttl_days
+            )
+            changes.append(f"invite for therapist {therapist.id} set from the plan")
     session.flush()
 
     for patient in plan.patients:

@@ -76,6 +76,7 @@ class Therapist(Base):
     clinic_id: Mapped[str] = mapped_column(ForeignKey("clinic.id"))
     name: Mapped[str] = mapped_column(String(200))
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    linked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     clinic: Mapped[Clinic] = relationship()
 
@@ -110,7 +111,9 @@ class Invite(Base):
     __tablename__ = "invite"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    # For a patient, or for a therapist (who gets crisis alerts in Telegram).
+    patient_id: Mapped[str | None] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    therapist_id: Mapped[str | None] = mapped_column(ForeignKey("therapist.id", ondelete="CASCADE"))
     # Only a hash is kept, so a leaked database does not hand out working links.
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -54,6 +54,8 @@ class Clinic(_Strict):
 class Therapist(_Strict):
     id: Identifier
     name: NonEmpty
+    # Optional: with it the therapist links Telegram (/start CODE) and gets crisis alerts there.
+    invite_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=6)] | None = None
 
 
 class Routine(_Strict):
@@ -161,9 +163,9 @@ def _cross_checks(plan: CarePlan) -> list[str]:
     therapist_ids = [t.id for t in plan.therapists]
     problems += _duplicates(therapist_ids, "therapists", "id")
     problems += _duplicates([p.id for p in plan.patients], "patients", "id")
-    codes = [p.invite_code.upper() for p in plan.patients if p.invite_code]
+    codes = [p.invite_code.upper() for p in [*plan.patients, *plan.therapists] if p.invite_code]
     if len(codes) != len(set(codes)):
-        problems.append("patients: two patients share an invite_code")
+        problems.append("invite_code: two people share an invite_code")
     for i, patient in enumerate(plan.patients):
         if patient.therapist not in therapist_ids:
             problems.append(f"patients[{i}].therapist: no therapist with id {patient.therapist!r}")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from data.db import insert_once
-from data.models import SafetyEvent, utcnow
+from data.models import Clinic, Patient, SafetyEvent, Therapist, utcnow
 
 
 def record_event(
@@ -41,4 +41,53 @@ def crisis_since(*, session: Session, patient_id: str, since: dt.datetime) -> bo
             .limit(1)
         )
         is not None
+    )
+
+
+def alerts_due(*, session: Session, since: dt.datetime) -> list[tuple[int, int, str, dt.datetime, str, str]]:
+    """Crisis responses since `since` whose therapist has linked Telegram and hasn't been told:
+    (event id, therapist chat id, patient id, at, detected by, clinic timezone)."""
+    rows = session.execute(
+        select(
+            SafetyEvent.id,
+            Therapist.telegram_chat_id,
+            SafetyEvent.patient_id,
+            SafetyEvent.at,
+            SafetyEvent.detected_by,
+            Clinic.timezone,
+        )
+        .join(Patient, SafetyEvent.patient_id == Patient.id)
+        .join(Therapist, Patient.therapist_id == Therapist.id)
+        .join(Clinic, Therapist.clinic_id == Clinic.id)
+        .where(
+            SafetyEvent.kind == "crisis",
+            SafetyEvent.therapist_notified_at.is_(None),
+            SafetyEvent.at > since,
+            Therapist.telegram_chat_id.is_not(None),
+        )
+        .order_by(SafetyEvent.at)
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def claim_alert(*, session: Session, event_id: int) -> bool:
+    """Mark the therapist told, once; False if someone else already claimed it."""
+    return (
+        session.execute(
+            update(SafetyEvent)
+            .where(SafetyEvent.id == event_id, SafetyEvent.therapist_notified_at.is_(None))
+            .values(therapist_notified_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
+
+
+def unclaim_alert(*, session: Session, event_id: int) -> None:
+    """The alert didn't reach the therapist: try again later."""
+    session.execute(
+        update(SafetyEvent)
+        .where(SafetyEvent.id == event_id)
+        .values(therapist_notified_at=None)
+        .execution_options(synchronize_session=False)
     )

@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import uuid
+from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -27,7 +28,9 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from data import nudge_log, scheduler_lease
+from bot.content import say
+from bot.rendering import Reply
+from data import nudge_log, safety_events, scheduler_lease
 from data.db import run_in_thread
 from data.models import Assignment, NudgeLog, Patient, utcnow
 from scheduler import jobs, planner
@@ -41,6 +44,13 @@ SEND_FOLLOW_UP = "scheduler.jobs:send_follow_up"
 # The one gentle follow-up comes this long after an unanswered nudge, if the
 # patient is still awake then; otherwise there is none.
 FOLLOW_UP_AFTER = dt.timedelta(hours=3)
+# Crisis alerts to therapists: looked for this often; older than the window, too late to matter.
+ALERT_SECONDS = 5
+ALERT_WINDOW = dt.timedelta(hours=24)
+
+
+async def _nothing() -> None:
+    return None
 
 
 class NudgeScheduler:
@@ -95,6 +105,7 @@ class NudgeScheduler:
         if lease.held:
             await self._take_over(lease)
         self._tasks.append(asyncio.create_task(self._keep_reconciling()))
+        self._tasks.append(asyncio.create_task(self._keep_alerting()))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -167,6 +178,45 @@ class NudgeScheduler:
                     await self._take_over(lease)
             elif self._owning:
                 self._lose("another scheduler holds the lease")
+
+    async def _keep_alerting(self) -> None:
+        """Tell therapists (linked in Telegram) of a crisis response within seconds."""
+        while True:
+            await asyncio.sleep(ALERT_SECONDS)
+            if not self._owning:
+                continue
+            try:
+                await self.alert_therapists()
+            except Exception:
+                log.exception("crisis alerts failed; will try again")
+
+    async def alert_therapists(self) -> int:
+        since = utcnow() - ALERT_WINDOW
+        due = await run_in_thread(self._sessions, lambda s: safety_events.alerts_due(session=s, since=since))
+        sent = 0
+        for event_id, chat_id, patient_id, at, detected_by, timezone in due:
+            claimed = await run_in_thread(
+                self._sessions, lambda s, e=event_id: safety_events.claim_alert(session=s, event_id=e)
+            )
+            if not claimed:
+                continue
+            text = say(
+                "therapist_crisis_alert",
+                patient_id=patient_id,
+                at=at.astimezone(ZoneInfo(timezone)).strftime("%H:%M on %a %d %b"),
+                detected_by="caught by the safety net"
+                if detected_by == "safety_net"
+                else "recognised by the NLU",
+            )
+            outcome = await self._runtime.deliver("", chat_id, [Reply(text)], False, _nothing)
+            if outcome == "delivered":
+                sent += 1
+                log.info("therapist told of a crisis response")
+            else:
+                await run_in_thread(
+                    self._sessions, lambda s, e=event_id: safety_events.unclaim_alert(session=s, event_id=e)
+                )
+        return sent
 
     async def _keep_reconciling(self) -> None:
         while True:
