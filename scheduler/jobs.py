@@ -13,6 +13,7 @@ data/nudge_log.py).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -51,6 +52,10 @@ class Runtime:
     in_flight: set[int] = field(default_factory=set)
     # After a crisis response, no nudges for this long: homework can wait.
     crisis_quiet: dt.timedelta = dt.timedelta(hours=24)
+    # Nudges being claimed and delivered at once. Thousands fall due together at
+    # popular times; Telegram takes 30 a second, so a few dozen in hand keep the
+    # pace without flooding the database, Rasa or the connection pool.
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(32))
 
 
 _runtime: Runtime | None = None
@@ -112,6 +117,16 @@ def _due(log_row: NudgeLog, assignment: Assignment, patient: Patient) -> _Due:
         assignment.task_id,
         patient.silent_nudges,
     )
+
+
+def _planned(session: Session, assignment_id: int) -> dt.datetime:
+    """The planned time a weekly job firing now belongs to (see nudges.planned_instant)."""
+    now = utcnow()
+    assignment = session.get(Assignment, assignment_id)
+    patient = session.get(Patient, assignment.patient_id) if assignment is not None else None
+    if assignment is None or patient is None:
+        return now.replace(second=0, microsecond=0)
+    return planned_instant(session, assignment, patient, now)
 
 
 def _claim(session: Session, assignment_id: int, scheduled_for: dt.datetime | None) -> _Due | None:
@@ -252,10 +267,14 @@ async def send_nudge(assignment_id: int, scheduled_for: str | None = None) -> st
     if runtime is None:
         return "no_runtime"
     when = dt.datetime.fromisoformat(scheduled_for) if scheduled_for else None
-    due = await run_in_thread(runtime.sessions, lambda s: _claim(s, assignment_id, when))
-    if due is None:
-        return "skipped"
-    return await _guarded(runtime, due)
+    # The planned time is fixed now, before any wait for a slot.
+    if when is None:
+        when = await run_in_thread(runtime.sessions, lambda s: _planned(s, assignment_id))
+    async with runtime.slots:
+        due = await run_in_thread(runtime.sessions, lambda s: _claim(s, assignment_id, when))
+        if due is None:
+            return "skipped"
+        return await _guarded(runtime, due)
 
 
 async def retry_nudge(log_id: int) -> str:
@@ -265,10 +284,11 @@ async def retry_nudge(log_id: int) -> str:
         return "skipped"
     runtime.in_flight.add(log_id)  # before any await: a second retry sees it at once
     try:
-        due = await run_in_thread(runtime.sessions, lambda s: _reclaim(s, log_id))
-        if due is None:
-            return "skipped"
-        return await _deliver(runtime, due)
+        async with runtime.slots:
+            due = await run_in_thread(runtime.sessions, lambda s: _reclaim(s, log_id))
+            if due is None:
+                return "skipped"
+            return await _deliver(runtime, due)
     finally:
         runtime.in_flight.discard(log_id)
 
@@ -278,10 +298,11 @@ async def send_follow_up(log_id: int) -> str:
     runtime = _installed()
     if runtime is None:
         return "no_runtime"
-    due = await run_in_thread(runtime.sessions, lambda s: _claim_follow_up(s, log_id))
-    if due is None:
-        return "skipped"
-    return await _deliver(runtime, due, follow_up=True)
+    async with runtime.slots:
+        due = await run_in_thread(runtime.sessions, lambda s: _claim_follow_up(s, log_id))
+        if due is None:
+            return "skipped"
+        return await _deliver(runtime, due, follow_up=True)
 
 
 async def send_once(change_id: int) -> str:
