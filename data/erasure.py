@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import Column, MetaData, String, Table, delete, inspect, select, update
 from sqlalchemy.orm import Session
 
 from data.care_plans import new_sender_id
@@ -19,6 +19,21 @@ from data.models import (
     utcnow,
 )
 
+# APScheduler's table: jobs are named after our rows (scheduler/nudges.py, service.py).
+_jobs = Table("apscheduler_jobs", MetaData(), Column("id", String(191)))
+
+
+def _erase_jobs(
+    session: Session, assignment_ids: list[int], change_ids: list[int], log_ids: list[int]
+) -> None:
+    """The patient's scheduled jobs go now, not at the scheduler's next reconcile."""
+    if not inspect(session.connection()).has_table("apscheduler_jobs"):
+        return
+    ids = [f"nudge:{a}:{i}" for a in assignment_ids for i in range(2)]
+    ids += [f"nudge-once:{c}" for c in change_ids] + [f"follow:{n}" for n in log_ids]
+    if ids:
+        session.execute(delete(_jobs).where(_jobs.c.id.in_(ids)))
+
 
 def erase_patient(*, session: Session, patient_id: str) -> str | None:
     """Erase the patient's data and unlink them; returns the old sender id.
@@ -31,6 +46,19 @@ def erase_patient(*, session: Session, patient_id: str) -> str | None:
     if patient is None:
         return None
     assignment_ids = select(Assignment.id).where(Assignment.patient_id == patient_id)
+    _erase_jobs(
+        session,
+        list(session.scalars(assignment_ids)),
+        list(session.scalars(select(ScheduleChange.id).where(ScheduleChange.patient_id == patient_id))),
+        list(session.scalars(select(NudgeLog.id).where(NudgeLog.assignment_id.in_(assignment_ids)))),
+    )
+    # What the patient said about their tasks goes too; the tasks themselves are the therapist's.
+    session.execute(
+        update(Assignment)
+        .where(Assignment.patient_id == patient_id)
+        .values(expected_helpfulness=None, rationale_shown_at=None, backed_off_at=None, reduced_at=None)
+        .execution_options(synchronize_session=False)
+    )
     session.execute(delete(Worksheet).where(Worksheet.patient_id == patient_id))
     session.execute(delete(ScheduleChange).where(ScheduleChange.patient_id == patient_id))
     session.execute(delete(CheckIn).where(CheckIn.assignment_id.in_(assignment_ids)))
@@ -44,5 +72,7 @@ def erase_patient(*, session: Session, patient_id: str) -> str | None:
     patient.telegram_chat_id = None
     patient.linked_at = None
     patient.consented_at = None
+    patient.unreachable_at = None
+    patient.silent_nudges = False
     patient.erased_at = utcnow()
     return old_sender
