@@ -20,6 +20,7 @@ from bot import safety_net
 from bot.content import content, say
 from bot.flood import FloodGuard
 from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.reassurance import is_reassurance
 from bot.rendering import Button, Reply, from_rasa
 from data import erasure, invites, nudge_log, patients, rasa_tracker, safety_events, schedule_changes
 from data.db import run_in_thread
@@ -36,6 +37,8 @@ NLU_TEXT_LIMIT = 4000
 # Commands that change nudges; the scheduler picks the rows up when it next reconciles.
 _NUDGE_COMMANDS = ("pause", "resume", "silent", "sound")
 DEFAULT_PAUSE_DAYS = 7
+# An "I'm fine" this soon after a crisis response gets a second, kind check.
+SECOND_CHECK_WITHIN = dt.timedelta(hours=2)
 MAX_PAUSE_DAYS = 60
 
 
@@ -127,6 +130,8 @@ class Conversation:
             return await self._crisis(patient, detection, key)
         if not patient.consented:
             return [self._consent_prompt(patient)]
+        if is_reassurance(text) and await self._second_check_due(patient):
+            return [self._second_check()]
         # The patient's words go to Rasa as typed; "/intent" strings typed by hand
         # are not honoured, so no one can forge a button by typing its payload.
         message = text[:NLU_TEXT_LIMIT].lstrip("/") or "…"
@@ -240,7 +245,30 @@ class Conversation:
             return [Reply(say("forget_done"))]
         if data == "bw:forget:no":
             return [Reply(say("forget_cancelled"))]
+        if data == "bw:crisis:resources":
+            return [Reply(say("crisis_fallback", resources=await self._resources(patient)))]
         return [Reply(say("button_expired"))]
+
+    async def _second_check_due(self, patient: PatientView) -> bool:
+        def work(session: Session) -> bool:
+            return safety_events.claim_second_check(
+                session=session, patient_id=patient.id, within=SECOND_CHECK_WITHIN
+            )
+
+        return await run_in_thread(self._sessions, work)
+
+    def _second_check(self) -> Reply:
+        """One "I'm fine" doesn't close a crisis response: check once more, numbers one tap away."""
+        return Reply(
+            say("crisis_check_again"), (Button(say("crisis_numbers_button"), "bw:crisis:resources"),)
+        )
+
+    async def _resources(self, patient: PatientView) -> str:
+        def work(session: Session) -> list[str]:
+            row = session.get(Patient, patient.id)
+            return list(patients.clinic_of(session=session, patient=row).crisis_resources) if row else []
+
+        return "\n".join(f"• {r}" for r in await run_in_thread(self._sessions, work))
 
     async def _nudge_setting(self, patient: PatientView, command: str, argument: str, key: str) -> str:
         """/pause [days], /resume, /silent, /sound: rows only; the scheduler reconciles from them."""
@@ -304,4 +332,9 @@ class Conversation:
 
         resources = await run_in_thread(self._sessions, work)
         lines = "\n".join(f"• {r}" for r in resources)
-        return [Reply(say("crisis_fallback", resources=lines))]
+        return [
+            Reply(
+                say("crisis_fallback", resources=lines),
+                (Button(say("crisis_numbers_button"), "bw:crisis:resources"),),
+            )
+        ]

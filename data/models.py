@@ -216,6 +216,8 @@ class SafetyEvent(Base):
     words: Mapped[str | None] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     therapist_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A quick "I'm fine" after a crisis response is met once with a kind second check.
+    checked_again_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ScheduleChange(Base):

@@ -91,3 +91,21 @@ def unclaim_alert(*, session: Session, event_id: int) -> None:
         .values(therapist_notified_at=None)
         .execution_options(synchronize_session=False)
     )
+
+
+def claim_second_check(*, session: Session, patient_id: str, within: dt.timedelta) -> bool:
+    """True once per crisis response, if it was within `within`: the "I'm fine" gets a second check."""
+    latest = session.scalar(
+        select(SafetyEvent)
+        .where(
+            SafetyEvent.patient_id == patient_id,
+            SafetyEvent.kind == "crisis",
+            SafetyEvent.at > utcnow() - within,
+        )
+        .order_by(SafetyEvent.at.desc())
+        .limit(1)
+    )
+    if latest is None or latest.checked_again_at is not None:
+        return False
+    latest.checked_again_at = utcnow()
+    return True

@@ -166,3 +166,40 @@ def test_flood_guard_counts_a_minute_and_forgets():
     guard.hit("b", "1")
     guard.hit("c", "1")  # "a" is the oldest of three: forgotten
     assert guard.hit("a", "again") == "ok"
+
+
+def test_one_im_fine_after_a_crisis_gets_a_kind_second_check_with_the_numbers_one_tap_away(conversation, sessions):
+    alex = Sender(telegram_user_id=100, chat_id=100)
+    run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
+    with transaction(sessions) as session:
+        session.get(Patient, "p-100").consented_at = utcnow()
+    # Rasa is down here: the bot answers the crisis itself, with the clinic's resources.
+    [crisis] = run(conversation.on_text(alex, "i want to end it all", "k2"))
+    assert "Test crisis line" in crisis.text
+    [check] = run(conversation.on_text(alex, "im fine honestly, forget it", "k3"))
+    assert "are you safe right now" in check.text
+    assert [b.payload for b in check.buttons] == ["bw:crisis:resources"]
+    [numbers] = run(conversation.on_button(alex, "bw:crisis:resources", "k4"))
+    assert "Test crisis line" in numbers.text and "around the clock" in numbers.text
+    # Only once: the next "I'm fine" is an ordinary message for the conversation (Rasa, down here).
+    with pytest.raises(RetryLater):
+        run(conversation.on_text(alex, "im fine", "k5"))
+
+
+@pytest.mark.parametrize(
+    ("text", "brush_off"),
+    [
+        ("im fine", True),
+        ("I'm OK now, honestly", True),
+        ("nvm forget i said anything lol", True),
+        ("just kidding x", True),
+        ("im fine but i still want to die", False),
+        ("fine, i did my thought record", False),
+        ("not fine", False),
+        ("", False),
+    ],
+)
+def test_what_counts_as_a_quick_im_fine(text, brush_off):
+    from bot.reassurance import is_reassurance
+
+    assert is_reassurance(text) is brush_off

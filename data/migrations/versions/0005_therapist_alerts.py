@@ -1,4 +1,4 @@
-"""therapists link Telegram for crisis alerts
+"""therapists link Telegram for crisis alerts; a second check after "I'm fine"
 
 Revision ID: 0005
 Revises: 0004
@@ -28,8 +28,13 @@ def upgrade() -> None:
             ondelete="CASCADE",
         )
 
+    with op.batch_alter_table("safety_event") as batch:
+        batch.add_column(sa.Column("checked_again_at", sa.DateTime(timezone=True), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("safety_event") as batch:
+        batch.drop_column("checked_again_at")
     with op.batch_alter_table("invite") as batch:
         batch.drop_constraint(batch.f("fk_invite_therapist_id_therapist"), type_="foreignkey")
         batch.drop_column("therapist_id")
