@@ -31,6 +31,7 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
         rasa=rasa,
         invite_ttl_days=settings.invite_ttl_days,
         rasa_tracker_url=settings.rasa_tracker_url,
+        flood_limit=settings.flood_messages_per_minute,
     )
     stop = asyncio.Event()
     if settings.telegram_bot_token is not None:

@@ -75,9 +75,10 @@ class Conversation:
         rasa: RasaClient,
         invite_ttl_days: int,
         rasa_tracker_url: str,
+        flood_limit: int = 20,
     ):
         self._sessions = sessions
-        self._flood = FloodGuard()
+        self._flood = FloodGuard(limit=flood_limit)
         self._rasa = rasa
         self._invite_ttl_days = invite_ttl_days
         self._rasa_tracker_url = rasa_tracker_url

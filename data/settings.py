@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     nudge_reconcile_seconds: float = 60.0
     # A nudge later than this (the scheduler was down) is recorded as missed, not sent late.
     nudge_grace_minutes: float = 120.0
+    # More messages than this in a minute from one person: one "slow down", then quiet.
+    flood_messages_per_minute: int = 20
     # After a crisis response the patient gets no nudges for this long.
     crisis_nudge_pause_hours: float = 24.0
 

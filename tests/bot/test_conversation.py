@@ -168,7 +168,9 @@ def test_flood_guard_counts_a_minute_and_forgets():
     assert guard.hit("a", "again") == "ok"
 
 
-def test_one_im_fine_after_a_crisis_gets_a_kind_second_check_with_the_numbers_one_tap_away(conversation, sessions):
+def test_one_im_fine_after_a_crisis_gets_a_kind_second_check_with_the_numbers_one_tap_away(
+    conversation, sessions
+):
     alex = Sender(telegram_user_id=100, chat_id=100)
     run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
     with transaction(sessions) as session:

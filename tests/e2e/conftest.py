@@ -102,6 +102,8 @@ def stack(tmp_path_factory):
             "LOG_LEVEL": "DEBUG",
             # Plan changes reach the scheduler within seconds, not a minute.
             "NUDGE_RECONCILE_SECONDS": "2",
+            # The tests talk faster than any patient; flood control has its own tests.
+            "FLOOD_MESSAGES_PER_MINUTE": "1000",
         }
         bot = children.start("bot", [sys.executable, "-m", "coach.cli", "run"], env, ROOT, log_dir)
         api.wait_for_polling(timeout=60)

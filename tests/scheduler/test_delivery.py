@@ -383,3 +383,21 @@ def test_no_nudges_for_a_day_after_a_crisis_response(sessions, linked):
             event.at = utcnow() - dt.timedelta(hours=25)
     [result], _ = _fire(sessions, recorder, lambda: jobs.send_nudge(linked, _now_minute().isoformat()))
     assert result == "sent"
+
+
+def test_a_weekly_firing_is_logged_under_its_planned_time_even_when_late(sessions, linked):
+    from zoneinfo import ZoneInfo
+
+    slot = (utcnow() - dt.timedelta(minutes=3)).astimezone(ZoneInfo("Europe/London"))
+    with transaction(sessions) as session:
+        session.get(Assignment, linked).schedule = {
+            "days": [slot.strftime("%a").lower()],
+            "at": slot.strftime("%H:%M"),
+        }
+        session.get(Patient, "p-100").routine = {}
+    # APScheduler passes no time: the job works out which planned nudge it is.
+    [result], _ = _fire(sessions, Recorder(), lambda: jobs.send_nudge(linked))
+    assert result == "sent"
+    with sessions() as session:
+        [row] = session.scalars(select(NudgeLog)).all()
+    assert row.scheduled_for == slot.replace(second=0, microsecond=0)
