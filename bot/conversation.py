@@ -22,7 +22,7 @@ from bot.flood import FloodGuard
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.reassurance import is_reassurance
 from bot.rendering import Button, Reply, from_rasa
-from data import erasure, invites, nudge_log, patients, rasa_tracker, safety_events, schedule_changes
+from data import erasure, export, invites, nudge_log, patients, rasa_tracker, safety_events, schedule_changes
 from data.db import run_in_thread
 from data.models import Patient, utcnow
 
@@ -112,6 +112,8 @@ class Conversation:
                     ),
                 )
             ]
+        if command == "mydata":
+            return [await self._my_data(patient)]
         if command in _NUDGE_COMMANDS:
             if not patient.consented:
                 return [self._consent_prompt(patient)]
@@ -270,6 +272,13 @@ class Conversation:
             return list(patients.clinic_of(session=session, patient=row).crisis_resources) if row else []
 
         return "\n".join(f"• {r}" for r in await run_in_thread(self._sessions, work))
+
+    async def _my_data(self, patient: PatientView) -> Reply:
+        def work(session: Session) -> bytes:
+            return export.export_json(session=session, patient_id=patient.id)
+
+        data = await run_in_thread(self._sessions, work)
+        return Reply(say("mydata"), document=("bridgework-my-data.json", data))
 
     async def _nudge_setting(self, patient: PatientView, command: str, argument: str, key: str) -> str:
         """/pause [days], /resume, /silent, /sound: rows only; the scheduler reconciles from them."""

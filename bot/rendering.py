@@ -22,6 +22,8 @@ class Button:
 class Reply:
     text: str
     buttons: tuple[Button, ...] = field(default_factory=tuple)
+    # A file to send with the text as its caption: (file name, contents).
+    document: tuple[str, bytes] | None = None
 
 
 def from_rasa(messages: Iterable[dict[str, Any]]) -> list[Reply]:
@@ -78,5 +80,7 @@ def telegram_markup(reply: Reply) -> InlineKeyboardMarkup | None:
 
 def terminal_text(reply: Reply) -> str:
     lines = [reply.text]
+    if reply.document is not None:
+        lines.append(f"  (a file, {reply.document[0]}, {len(reply.document[1])} bytes)")
     lines += [f"  [{i}] {b.title}" for i, b in enumerate(reply.buttons, start=1)]
     return "\n".join(lines)

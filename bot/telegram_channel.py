@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import Update
+from telegram import InputFile, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
 from telegram.ext import ExtBot
@@ -204,18 +204,24 @@ class TelegramChannel:
         """
         delivered = refused = 0
         for reply in replies:
-            parts = split_text(reply.text)
+            # A file goes as one message with the text as its caption.
+            parts = [reply.text] if reply.document else split_text(reply.text)
             for i, part in enumerate(parts):
                 markup = telegram_markup(reply) if i == len(parts) - 1 else None
+                common = {
+                    "reply_markup": markup,
+                    "protect_content": True,
+                    "disable_notification": silent,
+                    "rate_limit_args": Paced(bulk=bulk, before_send=before_send),
+                }
                 try:
-                    await self.bot.send_message(
-                        chat_id,
-                        part,
-                        reply_markup=markup,
-                        protect_content=True,
-                        disable_notification=silent,
-                        rate_limit_args=Paced(bulk=bulk, before_send=before_send),
-                    )
+                    if reply.document:
+                        name, data = reply.document
+                        await self.bot.send_document(
+                            chat_id, InputFile(data, filename=name), caption=part, **common
+                        )
+                    else:
+                        await self.bot.send_message(chat_id, part, **common)
                     before_send = None
                 except Forbidden:
                     log.info("patient has blocked the bot; message not delivered")

@@ -17,7 +17,7 @@ from bot.telegram_channel import TelegramChannel, build_bot
 from data import inbox
 from data.care_plans import apply_plan
 from data.db import transaction
-from data.models import InboxUpdate, Patient, utcnow
+from data.models import Assignment, InboxUpdate, Patient, utcnow
 from data.plan_schema import load_plan
 from tests.support.botapi_server import FakeBotApi
 
@@ -134,3 +134,29 @@ def test_groups_are_ignored_and_stickers_answered(make_channel, api, sessions):
     help_text, sticker_reply = api.sent(ALEX)
     assert "/privacy" in help_text["text"]
     assert "only read text" in sticker_reply["text"]
+
+
+def test_mydata_sends_the_patients_own_data_as_a_protected_json_file(make_channel, api, sessions):
+    import json
+
+    from data import checkins
+
+    with transaction(sessions) as session:
+        task = session.scalar(select(Assignment).where(Assignment.task_id == "thought-record"))
+        row, _ = checkins.record_checkin(
+            session=session, assignment_id=task.id, status="done", dedupe_key="m1"
+        )
+        row.reflection, row.reflection_shared = "kept to myself", False  # private: still theirs
+    api.send_text(ALEX, "/mydata")
+    asyncio.run(_poll_once(make_channel()))
+    [sent] = api.sent(ALEX)
+    assert sent["document"]["file_name"] == "bridgework-my-data.json"
+    assert "everything I hold about you" in sent["caption"]
+    data = json.loads(sent["document_bytes"])
+    assert data["you"]["name"] == "Alex"
+    assert [c["your_note"] for c in data["checkins"]] == ["kept to myself"]
+    assert [t["id"] for t in data["tasks"]] == ["thought-record"]  # Jo's task is not in Alex's file
+    assert any(
+        call == "sendDocument" and params.get("protect_content") in (True, "true")
+        for call, params in api.calls
+    )
