@@ -75,4 +75,5 @@ def erase_patient(*, session: Session, patient_id: str) -> str | None:
     patient.unreachable_at = None
     patient.silent_nudges = False
     patient.erased_at = utcnow()
+    patient.left_notified_at = None  # the therapist hears of it (scheduler/service.py)
     return old_sender

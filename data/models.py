@@ -100,6 +100,8 @@ class Patient(Base):
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Set when Telegram says the patient blocked the bot: no more nudges; the therapist sees it.
     unreachable_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The therapist was told the patient erased their data (/forget).
+    left_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Nudges without a sound or vibration, for a patient who asked for them.
     silent_nudges: Mapped[bool] = mapped_column(Boolean, default=False)
 

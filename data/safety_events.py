@@ -109,3 +109,33 @@ def claim_second_check(*, session: Session, patient_id: str, within: dt.timedelt
         return False
     latest.checked_again_at = utcnow()
     return True
+
+
+def departures_due(*, session: Session, since: dt.datetime) -> list[tuple[str, int, dt.datetime, str]]:
+    """Patients who erased their data since `since`, whose linked therapist hasn't been told:
+    (patient id, therapist chat id, erased at, clinic timezone)."""
+    rows = session.execute(
+        select(Patient.id, Therapist.telegram_chat_id, Patient.erased_at, Clinic.timezone)
+        .join(Therapist, Patient.therapist_id == Therapist.id)
+        .join(Clinic, Therapist.clinic_id == Clinic.id)
+        .where(
+            Patient.erased_at > since,
+            Patient.left_notified_at.is_(None),
+            Therapist.telegram_chat_id.is_not(None),
+        )
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def claim_departure(*, session: Session, patient_id: str, claim: bool = True) -> bool:
+    """Mark (or, with claim=False, unmark after a failed send) the therapist told of a departure."""
+    condition = Patient.left_notified_at.is_(None) if claim else Patient.left_notified_at.is_not(None)
+    return (
+        session.execute(
+            update(Patient)
+            .where(Patient.id == patient_id, condition)
+            .values(left_notified_at=utcnow() if claim else None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )

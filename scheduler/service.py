@@ -180,7 +180,7 @@ class NudgeScheduler:
                 self._lose("another scheduler holds the lease")
 
     async def _keep_alerting(self) -> None:
-        """Tell therapists (linked in Telegram) of a crisis response within seconds."""
+        """Tell therapists (linked in Telegram) of a crisis response, or a patient leaving, within seconds."""
         while True:
             await asyncio.sleep(ALERT_SECONDS)
             if not self._owning:
@@ -215,6 +215,25 @@ class NudgeScheduler:
             else:
                 await run_in_thread(
                     self._sessions, lambda s, e=event_id: safety_events.unclaim_alert(session=s, event_id=e)
+                )
+        for patient_id, chat_id, erased_at, timezone in await run_in_thread(
+            self._sessions, lambda s: safety_events.departures_due(session=s, since=since)
+        ):
+            claimed = await run_in_thread(
+                self._sessions, lambda s, p=patient_id: safety_events.claim_departure(session=s, patient_id=p)
+            )
+            if not claimed:
+                continue
+            at = erased_at.astimezone(ZoneInfo(timezone)).strftime("%H:%M on %a %d %b")
+            text = say("therapist_patient_left", patient_id=patient_id, at=at)
+            if await self._runtime.deliver("", chat_id, [Reply(text)], False, _nothing) == "delivered":
+                sent += 1
+            else:
+                await run_in_thread(
+                    self._sessions,
+                    lambda s, p=patient_id: safety_events.claim_departure(
+                        session=s, patient_id=p, claim=False
+                    ),
                 )
         return sent
 

@@ -88,3 +88,32 @@ def test_a_crisis_response_alerts_the_linked_therapist_once_with_no_words(db_url
     assert chat_id == THERAPIST_CHAT and "p-100" in text and "safety net" in text
     with sessions() as session:
         assert session.query(SafetyEvent).one().therapist_notified_at is not None
+
+
+def test_the_therapist_is_told_once_when_a_patient_erases_their_data(db_url, sessions, tmp_path):
+    from data.erasure import erase_patient
+
+    _plan_with_therapist_code(sessions)
+    with transaction(sessions) as session:
+        session.get(Therapist, "t-test").telegram_chat_id = THERAPIST_CHAT
+        erase_patient(session=session, patient_id="p-100")
+    sent = []
+
+    async def deliver(patient_id, chat_id, replies, silent, before_send):
+        sent.extend((chat_id, r.text) for r in replies)
+        return "delivered"
+
+    async def scenario():
+        engine = make_engine(db_url)
+        service = NudgeScheduler(
+            engine=engine, sessions=sessions, runtime=jobs.Runtime(sessions, None, deliver)
+        )
+        await service.start()
+        counts = (await service.alert_therapists(), await service.alert_therapists())
+        await service.stop()
+        engine.dispose()
+        return counts
+
+    assert asyncio.run(scenario()) == (1, 0)
+    [(chat_id, text)] = sent
+    assert chat_id == THERAPIST_CHAT and "p-100" in text and "/forget" in text

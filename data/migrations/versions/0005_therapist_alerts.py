@@ -30,9 +30,13 @@ def upgrade() -> None:
 
     with op.batch_alter_table("safety_event") as batch:
         batch.add_column(sa.Column("checked_again_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("patient") as batch:
+        batch.add_column(sa.Column("left_notified_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("patient") as batch:
+        batch.drop_column("left_notified_at")
     with op.batch_alter_table("safety_event") as batch:
         batch.drop_column("checked_again_at")
     with op.batch_alter_table("invite") as batch:
