@@ -5,6 +5,7 @@ API stand-in; deliveries are recorded by the test's own `deliver`.
 """
 
 import asyncio
+import contextlib
 import datetime as dt
 from pathlib import Path
 
@@ -54,6 +55,21 @@ def _runtime(sessions, rasa_url, deliver):
     return jobs.Runtime(sessions, RasaClient(rasa_url, "stub-token", timeout=5), deliver)
 
 
+@contextlib.asynccontextmanager
+async def _running(db_url, sessions, rasa_url, recorder, **options):
+    """A started NudgeScheduler on its own engine, stopped and disposed afterwards."""
+    engine = make_engine(db_url)
+    service = NudgeScheduler(
+        engine=engine, sessions=sessions, runtime=_runtime(sessions, rasa_url, recorder), **options
+    )
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
+        engine.dispose()
+
+
 def _now_minute():
     return utcnow().replace(second=0, microsecond=0)
 
@@ -93,17 +109,11 @@ def test_rasa_down_the_nudge_is_retried_not_lost(db_url, sessions, linked):
     recorder = Recorder()
 
     async def scenario(rasa):
-        engine = make_engine(db_url)
-        service = NudgeScheduler(
-            engine=engine, sessions=sessions, runtime=_runtime(sessions, rasa.url, recorder)
-        )
-        await service.start()
-        rasa.failing = True
-        first = await jobs.send_nudge(linked, utcnow().replace(second=0, microsecond=0).isoformat())
-        rasa.failing = False
-        await service.reconcile()  # the upkeep loop retries failed nudges
-        await service.stop()
-        engine.dispose()
+        async with _running(db_url, sessions, rasa.url, recorder) as service:
+            rasa.failing = True
+            first = await jobs.send_nudge(linked, _now_minute().isoformat())
+            rasa.failing = False
+            await service.reconcile()  # the upkeep loop retries failed nudges
         return first
 
     with RasaStub() as rasa:
@@ -124,13 +134,8 @@ def test_a_takeover_resends_what_never_left_and_never_what_may_have(db_url, sess
     recorder = Recorder()
 
     async def scenario(rasa_url):
-        engine = make_engine(db_url)
-        service = NudgeScheduler(
-            engine=engine, sessions=sessions, runtime=_runtime(sessions, rasa_url, recorder)
-        )
-        await service.start()
-        await service.stop()
-        engine.dispose()
+        async with _running(db_url, sessions, rasa_url, recorder):
+            pass
 
     with RasaStub() as rasa:
         asyncio.run(scenario(rasa.url))
@@ -207,15 +212,9 @@ def test_one_follow_up_for_an_unanswered_nudge_and_none_once_answered(db_url, se
     recorder = Recorder()
 
     async def scenario(rasa_url):
-        engine = make_engine(db_url)
-        service = NudgeScheduler(
-            engine=engine, sessions=sessions, runtime=_runtime(sessions, rasa_url, recorder)
-        )
-        await service.start()
-        wanted = service.job_ids()
-        results = [await jobs.send_follow_up(log_id), await jobs.send_follow_up(log_id)]
-        await service.stop()
-        engine.dispose()
+        async with _running(db_url, sessions, rasa_url, recorder) as service:
+            wanted = service.job_ids()
+            results = [await jobs.send_follow_up(log_id), await jobs.send_follow_up(log_id)]
         return wanted, results
 
     with RasaStub() as rasa:
@@ -268,24 +267,15 @@ def test_a_nudge_too_late_to_send_is_recorded_as_missed(db_url, sessions, linked
     from apscheduler.triggers.date import DateTrigger
 
     async def scenario(rasa_url):
-        engine = make_engine(db_url)
-        service = NudgeScheduler(
-            engine=engine,
-            sessions=sessions,
-            runtime=_runtime(sessions, rasa_url, Recorder()),
-            misfire_grace_seconds=1,
-        )
-        await service.start()
-        late = utcnow().replace(second=0, microsecond=0) - dt.timedelta(minutes=10)
-        service._scheduler.add_job(
-            "scheduler.jobs:send_nudge",
-            trigger=DateTrigger(run_date=late),
-            id=f"nudge:{linked}:9",
-            args=[linked],
-        )
-        await asyncio.sleep(0.5)
-        await service.stop()
-        engine.dispose()
+        late = _now_minute() - dt.timedelta(minutes=10)
+        async with _running(db_url, sessions, rasa_url, Recorder(), misfire_grace_seconds=1) as service:
+            service._scheduler.add_job(
+                "scheduler.jobs:send_nudge",
+                trigger=DateTrigger(run_date=late),
+                id=f"nudge:{linked}:9",
+                args=[linked],
+            )
+            await asyncio.sleep(0.5)
         return late
 
     with RasaStub() as rasa:
@@ -341,24 +331,14 @@ def test_after_a_crash_the_next_scheduler_sends_what_the_dead_one_fired_and_lost
     recorder = Recorder()
 
     async def scenario(rasa_url):
-        engine = make_engine(db_url)
-        service = NudgeScheduler(
-            engine=engine, sessions=sessions, runtime=_runtime(sessions, rasa_url, recorder)
-        )
-        await service.start()
-        for _ in range(50):
-            if recorder.sent:
-                break
-            await asyncio.sleep(0.1)
-        await service.stop()
+        async with _running(db_url, sessions, rasa_url, recorder):
+            for _ in range(50):
+                if recorder.sent:
+                    break
+                await asyncio.sleep(0.1)
         # A clean restart is no rescue: nothing is sent again.
-        service = NudgeScheduler(
-            engine=engine, sessions=sessions, runtime=_runtime(sessions, rasa_url, recorder)
-        )
-        await service.start()
-        await asyncio.sleep(0.5)
-        await service.stop()
-        engine.dispose()
+        async with _running(db_url, sessions, rasa_url, recorder):
+            await asyncio.sleep(0.5)
 
     with RasaStub() as rasa:
         asyncio.run(scenario(rasa.url))
