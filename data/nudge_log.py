@@ -13,6 +13,7 @@ import datetime as dt
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from data.db import insert_once
 from data.models import Assignment, CheckIn, NudgeLog, Patient, utcnow
 
 # A reply this long after a nudge still counts as answering it.
@@ -51,8 +52,6 @@ def set_status(*, session: Session, log_id: int, status: str) -> None:
 
 
 def record_missed(*, session: Session, assignment_id: int, scheduled_for: dt.datetime) -> None:
-    from data.db import insert_once  # local: db imports models, models nothing of ours
-
     insert_once(
         session,
         NudgeLog,
