@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -82,6 +83,9 @@ class Conversation:
         self._rasa = rasa
         self._invite_ttl_days = invite_ttl_days
         self._rasa_tracker_url = rasa_tracker_url
+        # Set by a channel that can delete messages in the patient's chat (Telegram):
+        # (chat id, message ids) -> how many went. /forget uses it.
+        self.clear_chat: Callable[[int, list[int]], Awaitable[int]] | None = None
 
     # --- entry points -------------------------------------------------------------
 
@@ -303,13 +307,17 @@ class Conversation:
         return await run_in_thread(self._sessions, work)
 
     async def _forget(self, patient: PatientView) -> None:
-        def work(session: Session) -> str | None:
+        def work(session: Session) -> erasure.Erased | None:
             return erasure.erase_patient(session=session, patient_id=patient.id)
 
-        old_sender = await run_in_thread(self._sessions, work)
-        if old_sender:
-            await asyncio.to_thread(rasa_tracker.erase_conversation, self._rasa_tracker_url, old_sender)
-        log.info("patient erased their data")
+        erased = await run_in_thread(self._sessions, work)
+        if erased is None:
+            return
+        await asyncio.to_thread(rasa_tracker.erase_conversation, self._rasa_tracker_url, erased.old_sender)
+        deleted = 0
+        if self.clear_chat is not None and erased.chat_id is not None and erased.message_ids:
+            deleted = await self.clear_chat(erased.chat_id, erased.message_ids)
+        log.info("patient erased their data; %d recent chat messages deleted", deleted)
 
     async def _to_rasa(self, patient: PatientView, text: str, key: str, **extra: str) -> list[Reply]:
         metadata = {"bw_message_id": key, **extra}

@@ -27,12 +27,14 @@ from bot.content import say
 from bot.conversation import Conversation, RetryLater, Sender
 from bot.pacing import Delivery, Paced, PacedRateLimiter, Pacer
 from bot.rendering import Reply, split_text, telegram_markup
-from data import inbox
+from data import chat_messages, inbox
 from data.db import run_in_thread
 
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 25
+# deleteMessages takes at most 100 ids.
+DELETE_BATCH = 100
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "channel_post", "my_chat_member"]
 
 
@@ -58,6 +60,8 @@ class TelegramChannel:
         self.bot = bot
         self._conversation = conversation
         self._sessions = sessions
+        # /forget clears what Telegram still lets this channel delete.
+        conversation.clear_chat = self.delete_messages
 
     # --- polling -----------------------------------------------------------------
 
@@ -148,6 +152,8 @@ class TelegramChannel:
                 replies = await self._on_message_text(update.message.text, update, sender, key)
             else:
                 replies = await self._conversation.on_other(sender)
+            if update.message is not None:
+                await self._note(chat.id, [update.message.message_id], from_bot=False)
         except RetryLater as deferred:
             if first_attempt:
                 await self.send(chat.id, deferred.replies)
@@ -202,6 +208,21 @@ class TelegramChannel:
         Once a part has arrived the result is "delivered": what may have arrived is never
         worth sending twice.
         """
+        sent_ids: list[int] = []
+        try:
+            return await self._send_all(chat_id, replies, silent, bulk, before_send, sent_ids)
+        finally:
+            await self._note(chat_id, sent_ids, from_bot=True)
+
+    async def _send_all(
+        self,
+        chat_id: int,
+        replies: list[Reply],
+        silent: bool,
+        bulk: bool,
+        before_send: Callable[[], Awaitable[None]] | None,
+        sent_ids: list[int],
+    ) -> Delivery:
         delivered = refused = 0
         for reply in replies:
             # A file goes as one message with the text as its caption.
@@ -217,11 +238,12 @@ class TelegramChannel:
                 try:
                     if reply.document:
                         name, data = reply.document
-                        await self.bot.send_document(
+                        message = await self.bot.send_document(
                             chat_id, InputFile(data, filename=name), caption=part, **common
                         )
                     else:
-                        await self.bot.send_message(chat_id, part, **common)
+                        message = await self.bot.send_message(chat_id, part, **common)
+                    sent_ids.append(message.message_id)
                     before_send = None
                 except Forbidden:
                     log.info("patient has blocked the bot; message not delivered")
@@ -235,6 +257,36 @@ class TelegramChannel:
                     return "delivered" if delivered else "failed"
                 delivered += 1
         return "failed" if refused and not delivered else "delivered"
+
+    async def _note(self, chat_id: int, message_ids: list[int], *, from_bot: bool) -> None:
+        """Keep the ids (never the text) of messages in a linked patient's chat, for /forget
+        and for settling a nudge cut short by a crash. A failure here loses no message."""
+        if not message_ids:
+            return
+        try:
+            await run_in_thread(
+                self._sessions,
+                partial(_record, chat_id=chat_id, message_ids=message_ids, from_bot=from_bot),
+            )
+        except Exception as exc:  # the message itself went; only its id is not kept
+            log.warning("could not note chat message ids: %s", type(exc).__name__)
+
+    async def delete_messages(self, chat_id: int, message_ids: list[int]) -> int:
+        """Delete what Telegram still allows (48 hours) of these messages; returns how many
+        were asked for. Telegram skips the ones it won't delete without an error."""
+        asked = 0
+        for start in range(0, len(message_ids), DELETE_BATCH):
+            batch = message_ids[start : start + DELETE_BATCH]
+            try:
+                await self.bot.delete_messages(chat_id, batch)
+                asked += len(batch)
+            except TelegramError as exc:
+                log.warning("could not delete chat messages: %s", type(exc).__name__)
+        return asked
+
+
+def _record(session: Session, **kwargs: Any) -> int:
+    return chat_messages.record(session=session, **kwargs)
 
 
 def _store(session: Session, *, payloads: list[dict[str, Any]]) -> int:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Column, MetaData, String, Table, delete, inspect, select, update
 from sqlalchemy.orm import Session
 
+from data import chat_messages
 from data.care_plans import new_sender_id
 from data.models import (
     Assignment,
@@ -35,8 +38,16 @@ def _erase_jobs(
         session.execute(delete(_jobs).where(_jobs.c.id.in_(ids)))
 
 
-def erase_patient(*, session: Session, patient_id: str) -> str | None:
-    """Erase the patient's data and unlink them; returns the old sender id.
+@dataclass(frozen=True)
+class Erased:
+    old_sender: str
+    # The chat and the messages in it Telegram still lets the bot delete (48 hours).
+    chat_id: int | None
+    message_ids: list[int]
+
+
+def erase_patient(*, session: Session, patient_id: str) -> Erased | None:
+    """Erase the patient's data and unlink them; says what is left to clear elsewhere.
 
     The patient row itself stays (the therapist's plan refers to it) with no
     Telegram link, a fresh sender id and `erased_at` set, so the report can say
@@ -66,7 +77,12 @@ def erase_patient(*, session: Session, patient_id: str) -> str | None:
     session.execute(delete(Barrier).where(Barrier.patient_id == patient_id))
     session.execute(delete(SafetyEvent).where(SafetyEvent.patient_id == patient_id))
     session.execute(delete(Invite).where(Invite.patient_id == patient_id))
-    old_sender = patient.sender_id
+    erased = Erased(
+        old_sender=patient.sender_id,
+        chat_id=patient.telegram_chat_id,
+        message_ids=chat_messages.deletable(session=session, patient_id=patient_id),
+    )
+    chat_messages.forget(session=session, patient_id=patient_id)
     patient.sender_id = new_sender_id()
     patient.telegram_user_id = None
     patient.telegram_chat_id = None
@@ -76,4 +92,4 @@ def erase_patient(*, session: Session, patient_id: str) -> str | None:
     patient.silent_nudges = False
     patient.erased_at = utcnow()
     patient.left_notified_at = None  # the therapist hears of it (scheduler/service.py)
-    return old_sender
+    return erased

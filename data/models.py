@@ -259,6 +259,29 @@ class NudgeLog(Base):
     # The one gentle follow-up, claimed by setting this: it goes out at most once.
     followed_up_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # How to tell, after a crash mid-send, whether the nudge arrived: the last message
+    # id known in the chat before it left, and the buttons its first message carried
+    # (data/chat_messages.py, bot/telegram_channel.py find_sent).
+    probe_after_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    probe_markup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ChatMessage(Base):
+    """Which messages are in a patient's chat, ids only, kept for Telegram's 48 hours.
+
+    /forget deletes the ones Telegram still lets a bot delete, and a scheduler that
+    takes over after a crash finds out whether a nudge in flight arrived. No text.
+    """
+
+    __tablename__ = "chat_message"
+    __table_args__ = (UniqueConstraint("chat_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    from_bot: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SchedulerLease(Base):

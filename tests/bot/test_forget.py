@@ -14,7 +14,7 @@ from sqlalchemy import Column, MetaData, String, Table, create_engine, func, ins
 
 from bot.conversation import Conversation, Sender
 from bot.rasa_client import RasaClient
-from data import barriers, checkins, safety_events, schedule_changes, tasks, worksheets
+from data import barriers, chat_messages, checkins, safety_events, schedule_changes, tasks, worksheets
 from data.care_plans import apply_plan
 from data.db import make_engine, transaction
 from data.models import Assignment, NudgeLog, Patient, utcnow
@@ -74,6 +74,9 @@ def _seed(sessions) -> tuple[str, list[int]]:
             )
         sent = utcnow() - dt.timedelta(minutes=5)
         session.add(NudgeLog(assignment_id=task.id, scheduled_for=sent, status="sent", sent_at=sent))
+        assert (
+            chat_messages.record(session=session, chat_id=TELEGRAM_ID, message_ids=[7, 8], from_bot=True) == 2
+        )
         return patient.sender_id, [task.id]
 
 
@@ -111,8 +114,16 @@ def test_forget_leaves_nothing_of_the_patient_anywhere(db_url, sessions, tmp_pat
         rasa_tracker_url=tracker_url,
     )
     alex = Sender(telegram_user_id=TELEGRAM_ID, chat_id=TELEGRAM_ID)
+    cleared = []
+
+    async def clear_chat(chat_id, message_ids):
+        cleared.append((chat_id, message_ids))
+        return len(message_ids)
+
+    conversation.clear_chat = clear_chat
     [done] = asyncio.run(conversation.on_button(alex, "bw:forget:yes", "f1"))
     assert "erased" in done.text
+    assert cleared == [(TELEGRAM_ID, [7, 8])]
 
     # Every table, every row, every column: no trace of the sender id, the Telegram id or their words.
     app_tables = MetaData()

@@ -160,3 +160,51 @@ def test_mydata_sends_the_patients_own_data_as_a_protected_json_file(make_channe
         call == "sendDocument" and params.get("protect_content") in (True, "true")
         for call, params in api.calls
     )
+
+
+def test_forget_deletes_the_chat_messages_telegram_still_allows(make_channel, api, sessions):
+    from data.models import ChatMessage
+
+    api.send_text(ALEX, "/help")
+    api.send_text(ALEX, "/privacy")
+    asyncio.run(_poll_once(make_channel()))
+    help_reply, privacy_reply = api.sent(ALEX)
+    # Both commands (ids 1, 2) came before the replies (3, 4). The first exchange is older
+    # than Telegram's 48 hours: it can no longer be deleted.
+    for message_id in (1, help_reply["message_id"]):
+        api.age_message(ALEX, message_id, 49 * 3600)
+    with sessions() as session:
+        noted = {(m.message_id, m.from_bot) for m in session.scalars(select(ChatMessage))}
+    assert noted == {
+        (1, False),
+        (2, False),
+        (help_reply["message_id"], True),
+        (privacy_reply["message_id"], True),
+    }
+
+    api.send_text(ALEX, "/forget")
+    asyncio.run(_poll_once(make_channel()))
+    confirm = api.sent(ALEX)[-1]
+    [[yes], _no] = confirm["reply_markup"]["inline_keyboard"]
+    api.press_button(ALEX, confirm["message_id"], yes["callback_data"])
+    asyncio.run(_poll_once(make_channel()))
+
+    with api._cond:  # both sides of the chat, as the patient's phone shows it
+        deleted = {k: r["deleted"] for k, r in api._messages[ALEX].items()}
+    done = api.sent(ALEX)[-1]
+    assert "erased what I stored" in done["text"] and not done["deleted"]
+    assert deleted[1] is False and deleted[help_reply["message_id"]] is False  # past 48 hours
+    recent = [k for k in deleted if k not in (1, help_reply["message_id"], done["message_id"])]
+    assert recent and all(deleted[k] for k in recent), deleted
+    with sessions() as session:
+        assert session.scalars(select(ChatMessage)).all() == []
+
+
+def test_a_strangers_messages_leave_no_ids_behind(make_channel, api, sessions):
+    from data.models import ChatMessage
+
+    api.send_text(777001, "hello?")
+    asyncio.run(_poll_once(make_channel()))
+    assert len(api.sent(777001)) == 1
+    with sessions() as session:
+        assert session.scalars(select(ChatMessage)).all() == []

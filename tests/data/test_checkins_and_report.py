@@ -125,7 +125,7 @@ def test_erasure_leaves_nothing_of_the_patient(sessions):
             )
         )
         old = session.get(Patient, "p-100").sender_id
-        assert erase_patient(session=session, patient_id="p-100") == old
+        assert erase_patient(session=session, patient_id="p-100").old_sender == old
     with sessions() as session:
         patient = session.get(Patient, "p-100")
         assert patient.erased_at and patient.telegram_user_id is None and patient.sender_id != old

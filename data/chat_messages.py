@@ -1,0 +1,78 @@
+"""Message ids in each linked patient's chat, for as long as Telegram lets a bot delete them.
+
+Ids only, never text. Only chats of linked patients are recorded: a stranger's
+chat leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from data.models import ChatMessage, Patient, utcnow
+
+# Telegram lets a bot delete messages in a private chat for 48 hours.
+DELETABLE_FOR = dt.timedelta(hours=48)
+
+
+def record(*, session: Session, chat_id: int, message_ids: list[int], from_bot: bool) -> int:
+    """Note messages in a linked patient's chat; returns how many were new."""
+    patient_id = session.scalar(
+        select(Patient.id).where(Patient.telegram_chat_id == chat_id, Patient.erased_at.is_(None)).limit(1)
+    )
+    if patient_id is None or not message_ids:
+        return 0
+    now = utcnow()
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    rows = [
+        {"patient_id": patient_id, "chat_id": chat_id, "message_id": m, "from_bot": from_bot, "at": now}
+        for m in message_ids
+    ]
+    created = len(
+        session.execute(
+            insert(ChatMessage)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["chat_id", "message_id"])
+            .returning(ChatMessage.id)
+        ).all()
+    )
+    # Past the 48 hours an id is no use to anyone: it goes.
+    stale = ChatMessage.at < now - DELETABLE_FOR
+    session.execute(delete(ChatMessage).where(ChatMessage.chat_id == chat_id, stale))
+    return created
+
+
+def latest_id(*, session: Session, chat_id: int) -> int | None:
+    """The newest message id known in the chat, from either side."""
+    return session.scalar(select(func.max(ChatMessage.message_id)).where(ChatMessage.chat_id == chat_id))
+
+
+def known_after(*, session: Session, chat_id: int, after: int) -> set[int]:
+    """Ids recorded in the chat after `after`: messages that are not a lost send."""
+    return set(
+        session.scalars(
+            select(ChatMessage.message_id).where(
+                ChatMessage.chat_id == chat_id, ChatMessage.message_id > after
+            )
+        )
+    )
+
+
+def deletable(*, session: Session, patient_id: str) -> list[int]:
+    """The patient's chat messages Telegram still lets the bot delete, oldest first."""
+    since = utcnow() - DELETABLE_FOR
+    return list(
+        session.scalars(
+            select(ChatMessage.message_id)
+            .where(ChatMessage.patient_id == patient_id, ChatMessage.at > since)
+            .order_by(ChatMessage.message_id)
+        )
+    )
+
+
+def forget(*, session: Session, patient_id: str) -> None:
+    session.execute(delete(ChatMessage).where(ChatMessage.patient_id == patient_id))
