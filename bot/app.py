@@ -43,7 +43,7 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
             except (NotImplementedError, RuntimeError):
                 pass
 
-    def scheduler_with(deliver) -> NudgeScheduler:
+    def scheduler_with(deliver, probe=None) -> NudgeScheduler:
         return NudgeScheduler(
             engine=engine,
             sessions=sessions,
@@ -51,6 +51,7 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
                 sessions=sessions,
                 rasa=rasa,
                 deliver=deliver,
+                probe=probe,
                 crisis_quiet=dt.timedelta(hours=settings.crisis_nudge_pause_hours),
             ),
             reconcile_seconds=settings.nudge_reconcile_seconds,
@@ -90,7 +91,7 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
                     chat_id, replies, silent=silent, bulk=True, before_send=before_send
                 )
 
-            scheduler = scheduler_with(to_telegram)
+            scheduler = scheduler_with(to_telegram, channel.find_sent)
             await scheduler.start()
             await channel.run(stop)
     finally:

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import InputFile, Update
+from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
 from telegram.ext import ExtBot
@@ -33,6 +33,10 @@ from data.db import run_in_thread
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 25
+# Looking for a message cut short by a crash: how far past the last known id to look,
+# and how many missing ids in a row mean nothing more was sent.
+PROBE_SPAN = 12
+PROBE_MISSING_IN_A_ROW = 3
 # deleteMessages takes at most 100 ids.
 DELETE_BATCH = 100
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "channel_post", "my_chat_member"]
@@ -56,12 +60,13 @@ def build_bot(token: str, api_base_url: str, *, pacer: Pacer | None = None) -> E
 
 
 class TelegramChannel:
-    def __init__(self, bot: ExtBot, conversation: Conversation, sessions: sessionmaker[Session]):
+    def __init__(self, bot: ExtBot, conversation: Conversation | None, sessions: sessionmaker[Session]):
         self.bot = bot
         self._conversation = conversation
         self._sessions = sessions
-        # /forget clears what Telegram still lets this channel delete.
-        conversation.clear_chat = self.delete_messages
+        if conversation is not None:  # a channel may only send (the scheduler's own process)
+            # /forget clears what Telegram still lets this channel delete.
+            conversation.clear_chat = self.delete_messages
 
     # --- polling -----------------------------------------------------------------
 
@@ -197,22 +202,23 @@ class TelegramChannel:
         *,
         silent: bool = False,
         bulk: bool = False,
-        before_send: Callable[[], Awaitable[None]] | None = None,
+        before_send: Callable[..., Awaitable[None]] | None = None,
     ) -> Delivery:
         """Send the replies in order, paced and retried (bot/pacing.py), and say what became of them.
 
         "unreachable": the patient blocked the bot (stop nudging). "failed": retries ran out,
         or Telegram refused every part; parts sent before a failure stay sent. `silent` sends
         without a sound; `bulk` (nudges) queues behind replies to patients who just wrote;
-        `before_send` runs once, when the first part has its turn and is about to leave.
+        `before_send` runs once, when the first part has its turn and is about to leave, and
+        is given that part's buttons as Telegram will hold them (see find_sent).
         Once a part has arrived the result is "delivered": what may have arrived is never
         worth sending twice.
         """
-        sent_ids: list[int] = []
+        sent: list[tuple[int, str]] = []  # (message id, digest of its buttons)
         try:
-            return await self._send_all(chat_id, replies, silent, bulk, before_send, sent_ids)
+            return await self._send_all(chat_id, replies, silent, bulk, before_send, sent)
         finally:
-            await self._note(chat_id, sent_ids, from_bot=True)
+            await self._note(chat_id, [m for m, _ in sent], from_bot=True, digests=[d for _, d in sent])
 
     async def _send_all(
         self,
@@ -220,8 +226,8 @@ class TelegramChannel:
         replies: list[Reply],
         silent: bool,
         bulk: bool,
-        before_send: Callable[[], Awaitable[None]] | None,
-        sent_ids: list[int],
+        before_send: Callable[..., Awaitable[None]] | None,
+        sent: list[tuple[int, str]],
     ) -> Delivery:
         delivered = refused = 0
         for reply in replies:
@@ -233,7 +239,11 @@ class TelegramChannel:
                     "reply_markup": markup,
                     "protect_content": True,
                     "disable_notification": silent,
-                    "rate_limit_args": Paced(bulk=bulk, before_send=before_send),
+                    "rate_limit_args": Paced(
+                        bulk=bulk,
+                        before_send=before_send
+                        and partial(before_send, markup.to_dict() if markup else None),
+                    ),
                 }
                 try:
                     if reply.document:
@@ -243,7 +253,9 @@ class TelegramChannel:
                         )
                     else:
                         message = await self.bot.send_message(chat_id, part, **common)
-                    sent_ids.append(message.message_id)
+                    sent.append(
+                        (message.message_id, chat_messages.digest(markup.to_dict() if markup else None))
+                    )
                     before_send = None
                 except Forbidden:
                     log.info("patient has blocked the bot; message not delivered")
@@ -258,7 +270,9 @@ class TelegramChannel:
                 delivered += 1
         return "failed" if refused and not delivered else "delivered"
 
-    async def _note(self, chat_id: int, message_ids: list[int], *, from_bot: bool) -> None:
+    async def _note(
+        self, chat_id: int, message_ids: list[int], *, from_bot: bool, digests: list[str] | None = None
+    ) -> None:
         """Keep the ids (never the text) of messages in a linked patient's chat, for /forget
         and for settling a nudge cut short by a crash. A failure here loses no message."""
         if not message_ids:
@@ -266,10 +280,63 @@ class TelegramChannel:
         try:
             await run_in_thread(
                 self._sessions,
-                partial(_record, chat_id=chat_id, message_ids=message_ids, from_bot=from_bot),
+                partial(
+                    _record, chat_id=chat_id, message_ids=message_ids, from_bot=from_bot, digests=digests
+                ),
             )
         except Exception as exc:  # the message itself went; only its id is not kept
             log.warning("could not note chat message ids: %s", type(exc).__name__)
+
+    async def find_sent(
+        self, chat_id: int, after_message_id: int, markup: dict | None, known: dict[int, str | None]
+    ) -> str:
+        """Did a message whose send was cut short (a crash) reach the chat? "arrived",
+        "absent" or "unsure".
+
+        The Bot API cannot read a chat, but it answers an edit that changes nothing with
+        "message is not modified": so setting, on each unaccounted-for id after the last
+        one known before the send, the buttons the message was sent with finds it, and
+        changes nothing if it is there. In a private chat both sides share one sequence
+        of ids, so the ids after `after_message_id` to look at are few. `known` ones are
+        not asked about: the patient's are skipped, and one of the bot's with the same
+        buttons is this message, noted just before the crash. The patient's own messages
+        that were not noted yet answer "can't be edited".
+        """
+        reply_markup = InlineKeyboardMarkup.de_json(markup, self.bot) if markup else None
+        fingerprint = chat_messages.digest(markup)
+        missing = 0
+        for message_id in range(after_message_id + 1, after_message_id + 1 + PROBE_SPAN):
+            if message_id in known:
+                if known[message_id] == fingerprint:
+                    return "arrived"
+                missing = 0
+                continue
+            try:
+                await self.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=reply_markup)
+            except Forbidden:
+                return "absent"  # blocked: a resend will find that out and stop
+            except BadRequest as exc:
+                reason = exc.message.lower()
+                if "not modified" in reason:
+                    return "arrived"
+                if "not found" in reason:
+                    missing += 1
+                    # Ids run on without gaps: nothing more was sent after these.
+                    if missing >= PROBE_MISSING_IN_A_ROW:
+                        return "absent"
+                    continue
+                missing = 0
+                if "can't be edited" in reason:
+                    continue  # the patient's own message
+                return "unsure"
+            except TelegramError:
+                return "unsure"
+            else:
+                # Another message of the bot's, now wearing these buttons: rare (a reply
+                # cut short at the same moment), and nothing here can tell more.
+                log.warning("probe changed the buttons of an unaccounted-for message")
+                return "unsure"
+        return "unsure"
 
     async def delete_messages(self, chat_id: int, message_ids: list[int]) -> int:
         """Delete what Telegram still allows (48 hours) of these messages; returns how many

@@ -7,6 +7,9 @@ chat leaves nothing behind.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,8 +22,21 @@ from data.models import ChatMessage, Patient, utcnow
 DELETABLE_FOR = dt.timedelta(hours=48)
 
 
-def record(*, session: Session, chat_id: int, message_ids: list[int], from_bot: bool) -> int:
-    """Note messages in a linked patient's chat; returns how many were new."""
+def digest(markup: dict[str, Any] | None) -> str:
+    """A short fingerprint of a message's buttons (none is a fingerprint too)."""
+    return hashlib.sha256(json.dumps(markup, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def record(
+    *,
+    session: Session,
+    chat_id: int,
+    message_ids: list[int],
+    from_bot: bool,
+    digests: list[str] | None = None,
+) -> int:
+    """Note messages in a linked patient's chat (the bot's with their buttons' digests);
+    returns how many were new."""
     patient_id = session.scalar(
         select(Patient.id).where(Patient.telegram_chat_id == chat_id, Patient.erased_at.is_(None)).limit(1)
     )
@@ -29,8 +45,15 @@ def record(*, session: Session, chat_id: int, message_ids: list[int], from_bot: 
     now = utcnow()
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     rows = [
-        {"patient_id": patient_id, "chat_id": chat_id, "message_id": m, "from_bot": from_bot, "at": now}
-        for m in message_ids
+        {
+            "patient_id": patient_id,
+            "chat_id": chat_id,
+            "message_id": m,
+            "from_bot": from_bot,
+            "markup_digest": digests[i] if digests else None,
+            "at": now,
+        }
+        for i, m in enumerate(message_ids)
     ]
     created = len(
         session.execute(
@@ -51,15 +74,18 @@ def latest_id(*, session: Session, chat_id: int) -> int | None:
     return session.scalar(select(func.max(ChatMessage.message_id)).where(ChatMessage.chat_id == chat_id))
 
 
-def known_after(*, session: Session, chat_id: int, after: int) -> set[int]:
-    """Ids recorded in the chat after `after`: messages that are not a lost send."""
-    return set(
-        session.scalars(
-            select(ChatMessage.message_id).where(
-                ChatMessage.chat_id == chat_id, ChatMessage.message_id > after
-            )
+def known_after(*, session: Session, chat_id: int, after: int) -> dict[int, str | None]:
+    """Messages recorded in the chat after `after`: id → the bot's buttons' digest, or None
+    for the patient's own."""
+    rows = session.execute(
+        select(ChatMessage.message_id, ChatMessage.from_bot, ChatMessage.markup_digest).where(
+            ChatMessage.chat_id == chat_id, ChatMessage.message_id > after
         )
     )
+    return {
+        message_id: (markup_digest or "") if from_bot else None
+        for message_id, from_bot, markup_digest in rows
+    }
 
 
 def deletable(*, session: Session, patient_id: str) -> list[int]:

@@ -281,6 +281,8 @@ class ChatMessage(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
     from_bot: Mapped[bool] = mapped_column(Boolean)
+    # The bot's messages: a digest of the buttons they carry, to recognise a nudge by.
+    markup_digest: Mapped[str | None] = mapped_column(String(16))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -2,17 +2,20 @@
 
 States: pending (claimed, nothing sent yet) → sending (handed to Telegram) →
 sent | failed (will be retried within the grace) | unreachable (patient blocked
-the bot); missed (too late to send); unknown (a crash while sending: never
-resent, since it may have arrived).
+the bot); missed (too late to send); unknown (a crash while sending: it may
+have arrived, so it is resent only if a look in the chat shows it did not).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from data import chat_messages
 from data.db import insert_once
 from data.models import Assignment, CheckIn, NudgeLog, Patient, utcnow
 
@@ -40,6 +43,65 @@ def recover_after_crash(*, session: Session) -> dict[str, int]:
         .execution_options(synchronize_session=False)
     ).rowcount
     return {"to_retry": retry, "unknown": unknown}
+
+
+def mark_sending(*, session: Session, log_id: int, chat_id: int, markup: dict[str, Any] | None) -> None:
+    """Handed to Telegram now. What would tell, after a crash, whether it arrived: the
+    newest message id in the chat before it, and the buttons on its first message."""
+    row = session.get(NudgeLog, log_id)
+    if row is None:
+        return
+    row.status = "sending"
+    row.probe_after_message_id = chat_messages.latest_id(session=session, chat_id=chat_id)
+    row.probe_markup = markup
+
+
+@dataclass(frozen=True)
+class InDoubt:
+    log_id: int
+    chat_id: int
+    after_message_id: int
+    markup: dict[str, Any] | None
+    # Messages recorded in the chat since: id → the bot's buttons' digest, None for the patient's.
+    known: dict[int, str | None]
+
+
+def in_doubt(*, session: Session, since: dt.datetime) -> list[InDoubt]:
+    """Nudges a crash left "unknown" that can still be looked for in the chat."""
+    rows = session.execute(
+        select(NudgeLog.id, Patient.telegram_chat_id, NudgeLog.probe_after_message_id, NudgeLog.probe_markup)
+        .join(Assignment, Assignment.id == NudgeLog.assignment_id)
+        .join(Patient, Patient.id == Assignment.patient_id)
+        .where(
+            NudgeLog.status == "unknown",
+            NudgeLog.scheduled_for > since,
+            NudgeLog.probe_after_message_id.is_not(None),
+            Patient.telegram_chat_id.is_not(None),
+        )
+    ).all()
+    return [
+        InDoubt(
+            log_id,
+            chat_id,
+            after,
+            markup,
+            chat_messages.known_after(session=session, chat_id=chat_id, after=after),
+        )
+        for log_id, chat_id, after, markup in rows
+    ]
+
+
+def settle(*, session: Session, log_id: int, arrived: bool) -> None:
+    """An in-doubt nudge found in the chat is sent; one proven absent is retried."""
+    update_ = (
+        update(NudgeLog)
+        .where(NudgeLog.id == log_id, NudgeLog.status == "unknown")
+        .execution_options(synchronize_session=False)
+    )
+    if arrived:
+        session.execute(update_.values(status="sent", sent_at=NudgeLog.created_at))
+    else:
+        session.execute(update_.values(status="failed"))
 
 
 def set_status(*, session: Session, log_id: int, status: str) -> None:

@@ -35,8 +35,12 @@ from scheduler.nudges import planned_instant
 log = logging.getLogger(__name__)
 
 # (patient id, chat id, replies, silent, before_send) -> what became of them; the deliverer
-# awaits before_send once, when the first message is about to leave.
-Deliver = Callable[[str, int, list[Reply], bool, Callable[[], Awaitable[None]]], Awaitable[Delivery]]
+# awaits before_send once, when the first message is about to leave, passing that
+# message's buttons as the channel will show them (or nothing).
+Deliver = Callable[[str, int, list[Reply], bool, Callable[..., Awaitable[None]]], Awaitable[Delivery]]
+# (chat id, message id to look after, first message's buttons, messages known since) ->
+# "arrived" | "absent" | "unsure": did a nudge cut short by a crash reach the chat?
+Probe = Callable[[int, int, dict | None, dict[int, str | None]], Awaitable[str]]
 
 MAX_ATTEMPTS = 5
 
@@ -56,6 +60,8 @@ class Runtime:
     # popular times; Telegram takes 30 a second, so a few dozen in hand keep the
     # pace without flooding the database, Rasa or the connection pool.
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(32))
+    # Looks in the chat for a nudge a crash left in doubt (bot/telegram_channel.py find_sent).
+    probe: Probe | None = None
 
 
 _runtime: Runtime | None = None
@@ -218,13 +224,16 @@ async def _deliver(runtime: Runtime, due: _Due, *, follow_up: bool = False) -> s
         outcome: Delivery = "failed"
     else:
 
-        async def sending() -> None:
+        async def sending(first_markup: dict | None = None) -> None:
             # Just before the first message leaves, after any wait for its turn: from
-            # here a crash leaves the nudge "unknown" (maybe arrived), never resent.
+            # here a crash leaves the nudge "unknown" (maybe arrived). A new owner
+            # looks for it in the chat before deciding to resend (service.py).
             if not follow_up:
                 await run_in_thread(
                     runtime.sessions,
-                    lambda s: nudge_log.set_status(session=s, log_id=due.log_id, status="sending"),
+                    lambda s: nudge_log.mark_sending(
+                        session=s, log_id=due.log_id, chat_id=due.chat_id, markup=first_markup
+                    ),
                 )
 
         outcome = await runtime.deliver(due.patient_id, due.chat_id, from_rasa(messages), due.silent, sending)

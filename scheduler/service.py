@@ -139,6 +139,8 @@ class NudgeScheduler:
         recovered = await run_in_thread(self._sessions, lambda s: nudge_log.recover_after_crash(session=s))
         if any(recovered.values()):
             log.warning("took over the job store; settled what was left: %s", recovered)
+        if recovered["unknown"]:
+            await self._look_for_in_doubt()
         self._owning = True
         if not self._scheduler.running:
             self._scheduler.start()
@@ -148,6 +150,27 @@ class NudgeScheduler:
         await self.reconcile()
         if lease.crashed_owner_since is not None:
             self._tasks.append(asyncio.create_task(self._catch_up(lease.crashed_owner_since)))
+
+    async def _look_for_in_doubt(self) -> None:
+        """Nudges the dead owner was sending when it died: found in the chat, they count as
+        sent; proven absent, they are retried; otherwise they stay unknown (never twice)."""
+        probe = self._runtime.probe
+        if probe is None:
+            return
+        since = utcnow() - self._grace
+        rows = await run_in_thread(self._sessions, lambda s: nudge_log.in_doubt(session=s, since=since))
+        verdicts: dict[str, int] = {}
+        for row in rows:
+            verdict = await probe(row.chat_id, row.after_message_id, row.markup, row.known)
+            verdicts[verdict] = verdicts.get(verdict, 0) + 1
+            if verdict in ("arrived", "absent"):
+                arrived = verdict == "arrived"
+                await run_in_thread(
+                    self._sessions,
+                    lambda s, i=row.log_id, a=arrived: nudge_log.settle(session=s, log_id=i, arrived=a),
+                )
+        if verdicts:
+            log.warning("nudges in doubt after a crash, looked for in their chats: %s", verdicts)
 
     async def _catch_up(self, since: dt.datetime) -> None:
         """After a crash: nudges planned while the last owner ran, within the grace, that it

@@ -35,7 +35,16 @@ from sqlalchemy import insert, select
 
 from data.db import make_engine, make_sessionmaker, transaction
 from data.migrate import upgrade
-from data.models import Assignment, Clinic, NudgeLog, Patient, ScheduleChange, Therapist, utcnow
+from data.models import (
+    Assignment,
+    ChatMessage,
+    Clinic,
+    NudgeLog,
+    Patient,
+    ScheduleChange,
+    Therapist,
+    utcnow,
+)
 from tests.support.botapi_server import FakeBotApi
 from tests.support.rasa_stub import RasaStub
 
@@ -70,6 +79,20 @@ def _build(db_url: str, first_chat: int, nudges: int, due: dt.datetime) -> None:
                     "consented_at": now,
                     "discreet": True,
                     "silent_nudges": False,
+                }
+                for i in range(nudges)
+            ],
+        )
+        # Each patient's /start (message 1 in their chat), as the bot notes it on linking.
+        session.execute(
+            insert(ChatMessage),
+            [
+                {
+                    "patient_id": f"p-{i}",
+                    "chat_id": first_chat + i,
+                    "message_id": 1,
+                    "from_bot": False,
+                    "at": now,
                 }
                 for i in range(nudges)
             ],

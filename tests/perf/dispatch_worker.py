@@ -51,7 +51,7 @@ async def run(db_url: str, api_url: str, rasa_url: str) -> None:
         scheduler = NudgeScheduler(
             engine=engine,
             sessions=sessions,
-            runtime=Runtime(sessions, rasa, deliver),
+            runtime=Runtime(sessions, rasa, deliver, probe=channel.find_sent),
             reconcile_seconds=5,
             lease_seconds=6,
         )

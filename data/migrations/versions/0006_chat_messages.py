@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("chat_id", sa.BigInteger(), nullable=False),
         sa.Column("message_id", sa.BigInteger(), nullable=False),
         sa.Column("from_bot", sa.Boolean(), nullable=False),
+        sa.Column("markup_digest", sa.String(length=16), nullable=True),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["patient_id"],
