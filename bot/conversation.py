@@ -132,6 +132,10 @@ class Conversation:
             return flooded
         patient = await self._patient(sender)
         if patient is None:
+            if detection is not None:
+                # Someone not (or no longer) linked is still a person in trouble: help
+                # at once, store nothing.
+                return [Reply(await self._crisis_for_stranger())]
             return [Reply(await self._not_a_patient(sender))]
         if detection is not None:
             return await self._crisis(patient, detection, key)
@@ -268,6 +272,13 @@ class Conversation:
         """One "I'm fine" doesn't close a crisis response: check once more, numbers one tap away."""
         return Reply(
             say("crisis_check_again"), (Button(say("crisis_numbers_button"), "bw:crisis:resources"),)
+        )
+
+    async def _crisis_for_stranger(self) -> str:
+        log.warning("safety net: crisis language from a chat that is not a linked patient's")
+        lines = await run_in_thread(self._sessions, lambda s: patients.all_crisis_resources(session=s))
+        return say(
+            "crisis_unlinked", resources="\n".join(f"• {r}" for r in lines) or say("crisis_no_resources")
         )
 
     async def _resources(self, patient: PatientView) -> str:

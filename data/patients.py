@@ -32,6 +32,14 @@ def clinic_of(*, session: Session, patient: Patient) -> Clinic:
     return patient.therapist.clinic
 
 
+def all_crisis_resources(*, session: Session) -> list[str]:
+    """Every clinic's crisis resources, once each: for someone we can't place in a clinic."""
+    seen: dict[str, None] = {}
+    for clinic in session.scalars(select(Clinic).order_by(Clinic.id)):
+        seen.update(dict.fromkeys(clinic.crisis_resources or []))
+    return list(seen)
+
+
 def record_consent(*, session: Session, patient_id: str) -> None:
     patient = session.get(Patient, patient_id)
     if patient is not None and patient.consented_at is None:
