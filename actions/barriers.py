@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import store
-from actions.common import FORM_SLOTS, Asked, find_task, patient_words, payload_value
+from actions.common import FORM_SLOTS, Asked, find_task, latest_whole, patient_words, payload_value
 from actions.forms import BridgeworkFormValidation
 from actions.rationale import rationale_messages
 from data import barriers, schedule_changes
@@ -118,7 +118,7 @@ class ValidateBarrierForm(BridgeworkFormValidation):
         return [s for s in domain_slots if s != "barrier_own_idea"]
 
     def validate_barrier_option(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
-        text = str(value or "").strip()
+        text = latest_whole(tracker, value)
         category = _category(tracker)
         chosen = payload_value(text, "option")
         if chosen is not None:
@@ -138,11 +138,11 @@ class ValidateBarrierForm(BridgeworkFormValidation):
         return {"barrier_option": None}
 
     def validate_barrier_own_idea(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
-        text = str(value or "").strip()
+        text = latest_whole(tracker, value)
         return {"barrier_own_idea": text if len(text) >= 2 and not text.startswith("/") else None}
 
     def validate_barrier_when(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
-        text = str(value or "").strip()
+        text = latest_whole(tracker, value)
         option = _option(_category(tracker), tracker.get_slot("barrier_option")) or {}
         if option.get("reschedule") and clock_string(text) is None:
             dispatcher.utter_message(response="utter_time_not_understood")

@@ -14,7 +14,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import store
-from actions.common import FORM_SLOTS, Asked, entity, find_task, number_in, which_task_buttons
+from actions.common import FORM_SLOTS, Asked, entity, find_task, latest_whole, number_in, which_task_buttons
 from actions.forms import BridgeworkFormValidation
 from actions.rationale import rationale_messages
 from actions.worksheets import start_worksheet
@@ -156,7 +156,7 @@ class ValidateCheckinDetailsForm(BridgeworkFormValidation):
         return self._rating("difficulty", value, dispatcher)
 
     def validate_reflection(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
-        text = str(value or "").strip()
+        text = latest_whole(tracker, value)
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         if not text or text == "/deny" or intent == "deny" or text.lower().strip(".!") in _SKIP_WORDS:
             return {"reflection": "-", "reflection_shared": False}

@@ -65,13 +65,30 @@ def number_in(text: str | None, low: int, high: int) -> int | None:
     return None
 
 
+def whole(text: Any, metadata: dict[str, Any] | None) -> str:
+    """The patient's whole message where the bot cut it short for the NLU (over 4,000
+    characters, bot/conversation.py): what they wrote is kept as they wrote it."""
+    text = str(text or "").strip()
+    full = (metadata or {}).get("bw_full_text")
+    if isinstance(full, str) and text and full.strip().startswith(text):
+        return full.strip()
+    return text
+
+
+def latest_whole(tracker: Tracker, value: Any) -> str:
+    """`value` (a slot filled from the latest message), whole."""
+    return whole(value, (tracker.latest_message or {}).get("metadata"))
+
+
 def patient_words(tracker: Tracker) -> str | None:
     """The patient's own latest words: typed text, not a pressed button's payload."""
     seen = 0
     for event in reversed(tracker.events):
         if event.get("event") != "user":
             continue
-        text = (event.get("text") or "").strip()
+        text = whole(
+            event.get("text"), event.get("metadata") or (event.get("parse_data") or {}).get("metadata")
+        )
         if text and not text.startswith("/"):
             return text
         seen += 1
@@ -97,7 +114,7 @@ class Asked:
         latest = tracker.latest_message or {}
         return cls(
             sender_id=tracker.sender_id,
-            text=latest.get("text"),
+            text=whole(latest.get("text"), latest.get("metadata")) if latest.get("text") else None,
             intent=(latest.get("intent") or {}).get("name"),
             slot_task_id=tracker.get_slot("task_id"),
             assignment=entity(tracker, "assignment"),

@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import store
-from actions.common import Asked, find_task
+from actions.common import Asked, find_task, latest_whole
 from actions.forms import BridgeworkFormValidation
 from data import patients, worksheets
 from data.library import worksheet as worksheet_content
@@ -59,7 +59,7 @@ class ValidateWorksheetForm(BridgeworkFormValidation):
 
     async def validate_worksheet_answer(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         asked = Asked.of(tracker)
-        text = str(value)
+        text = latest_whole(tracker, value)
 
         def work(session):
             row = _open(session, tracker.sender_id)

@@ -145,8 +145,11 @@ class Conversation:
             return [self._second_check()]
         # The patient's words go to Rasa as typed; "/intent" strings typed by hand
         # are not honoured, so no one can forge a button by typing its payload.
-        message = text[:NLU_TEXT_LIMIT].lstrip("/") or "…"
-        return await self._to_rasa(patient, message, key)
+        words = text.lstrip("/")
+        if len(words) <= NLU_TEXT_LIMIT:
+            return await self._to_rasa(patient, words or "…", key)
+        # The NLU reads the start; the whole goes along for the flows that keep text.
+        return await self._to_rasa(patient, words[:NLU_TEXT_LIMIT], key, bw_full_text=words)
 
     async def on_button(self, sender: Sender, data: str, key: str) -> list[Reply]:
         if (flooded := self._flooded(sender, key)) is not None:

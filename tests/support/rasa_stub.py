@@ -1,4 +1,5 @@
-"""A loopback stand-in for Rasa's HTTP API `trigger_intent`, for scheduler tests and benchmarks.
+"""A loopback stand-in for Rasa's HTTP API `trigger_intent` and its REST channel, for scheduler
+tests, benchmarks and what the bot hands Rasa.
 
 The scheduler's own logic (claims, retries, pacing) is what those measure; the
 real Rasa is exercised by the end-to-end tests. This answers like Rasa does
@@ -21,6 +22,7 @@ class RasaStub:
     def __init__(self, token: str = "stub-token"):
         self.token = token
         self.calls: list[tuple[str, str, dict]] = []  # (sender, intent, entities)
+        self.messages: list[dict] = []  # REST channel bodies: sender, message, metadata
         self.failing = False
         self._lock = threading.Lock()
         stub = self
@@ -33,6 +35,10 @@ class RasaStub:
                 url = urlsplit(self.path)
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 match = _PATH.match(url.path)
+                if url.path == "/webhooks/rest/webhook":  # like Rasa's, no token on this one
+                    with stub._lock:
+                        stub.messages.append(body)
+                    return self._send(200, [])
                 if parse_qs(url.query).get("token") != [stub.token]:
                     return self._send(401, {"status": "failure", "reason": "NotAuthenticated"})
                 if match is None:
