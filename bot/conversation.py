@@ -165,6 +165,13 @@ class Conversation:
             return [Reply(say("button_expired"))]
         return await self._to_rasa(patient, data, key)
 
+    async def on_edit(self, sender: Sender, text: str, key: str) -> list[Reply]:
+        """An edited message is not read again as a new one; crisis language in it is
+        answered all the same (someone may edit in what they couldn't first say)."""
+        if safety_net.detect(text) is None:
+            return []
+        return await self.on_text(sender, text, key)
+
     async def on_other(self, sender: Sender) -> list[Reply]:
         patient = await self._patient(sender)
         return [Reply(say("unlinked" if patient is None else "not_text"))]

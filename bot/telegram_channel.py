@@ -151,10 +151,16 @@ class TelegramChannel:
         try:
             if update.callback_query is not None:
                 replies = await self._on_callback(update, sender, key)
+            elif update.edited_message is not None:
+                edited = update.edited_message.text or update.edited_message.caption or ""
+                replies = await self._conversation.on_edit(sender, edited, key)
             elif update.message is None:
-                return  # edits and membership changes are ignored by design
+                return  # membership changes are ignored by design
             elif update.message.text is not None:
                 replies = await self._on_message_text(update.message.text, update, sender, key)
+            elif update.message.caption:
+                # A photo or file with words: the words are read, the file is not kept.
+                replies = await self._conversation.on_text(sender, update.message.caption, key)
             else:
                 replies = await self._conversation.on_other(sender)
             if update.message is not None:

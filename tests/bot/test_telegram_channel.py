@@ -208,3 +208,29 @@ def test_a_strangers_messages_leave_no_ids_behind(make_channel, api, sessions):
     assert len(api.sent(777001)) == 1
     with sessions() as session:
         assert session.scalars(select(ChatMessage)).all() == []
+
+
+def _from_alex(message_id: int, **content) -> dict:
+    return {
+        "message_id": message_id,
+        "date": 1,
+        "chat": {"id": ALEX, "type": "private", "first_name": "Alex"},
+        "from": {"id": ALEX, "is_bot": False, "first_name": "Alex"},
+        **content,
+    }
+
+
+def test_crisis_words_in_an_edit_or_a_photo_caption_are_answered(make_channel, api, sessions):
+    from data.models import SafetyEvent
+
+    api.send_text(ALEX, "/help")  # the chat exists
+    api.push_update({"edited_message": _from_alex(97, text="see you tuesday", edit_date=2)})
+    api.push_update({"edited_message": _from_alex(98, text="i dont want to be alive anymore", edit_date=2)})
+    photo = [{"file_id": "p1", "file_unique_id": "pu1", "width": 1, "height": 1}]
+    api.push_update({"message": _from_alex(99, photo=photo, caption="i took all my pills")})
+    asyncio.run(_poll_once(make_channel()))
+    replies = api.sent(ALEX)[1:]
+    # The ordinary edit is not read again; the two with crisis words get the crisis lines.
+    assert len(replies) == 2 and all("Test crisis line" in r["text"] for r in replies)
+    with sessions() as session:
+        assert len(session.scalars(select(SafetyEvent)).all()) == 2
