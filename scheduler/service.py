@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +34,7 @@ from data.db import run_in_thread
 from data.models import Assignment, NudgeLog, Patient, utcnow
 from scheduler import jobs, planner
 from scheduler.nudges import WantedJob, due_since, wanted_jobs
+from scheduler.offloop import OffLoopScheduler
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class NudgeScheduler:
         self._grace = dt.timedelta(seconds=misfire_grace_seconds)
         self._lease_ttl = dt.timedelta(seconds=lease_seconds)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._scheduler = AsyncIOScheduler(
+        self._scheduler = OffLoopScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")},
             job_defaults={
                 # A nudge late by more than the grace is not sent but recorded as
@@ -346,7 +346,8 @@ class NudgeScheduler:
         def record(session: Session) -> None:
             nudge_log.record_missed(session=session, assignment_id=assignment_id, scheduled_for=when)
 
-        self._loop.create_task(run_in_thread(self._sessions, record))
+        # Called on the thread that looks for due jobs (scheduler/offloop.py).
+        asyncio.run_coroutine_threadsafe(run_in_thread(self._sessions, record), self._loop)
 
     def job_ids(self) -> list[str]:
         return sorted(j.id for j in self._scheduler.get_jobs() if j.id.startswith(JOB_PREFIXES))

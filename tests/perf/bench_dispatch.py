@@ -201,6 +201,14 @@ def _run(api, rasa, workdir: Path, name: str, nudges: int, first_chat: int, kill
         "nudge_log_of_duplicates": dict(doubled),
         "worker_exit": worker.returncode,
     }
+    log.close()
+    stalls = [
+        int(line.split()[1])
+        for line in (workdir / f"{name}.log").read_text().splitlines()
+        if line.startswith("LOOP_STALL_MS ")
+    ]
+    # The longest the worker's event loop was kept busy (where, in the bot, patients are answered).
+    result["event_loop_stall_ms_max"] = max(stalls) if stalls else None
     if kill_at is not None:
         result["killed_after_messages"] = killed_at
         result["restart_to_finish_seconds"] = round(last_message - (restarted_after or last_message), 1)

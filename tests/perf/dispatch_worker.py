@@ -35,6 +35,18 @@ def _unsettled(sessions) -> int:
         return (waiting or 0) + (open_logs or 0)
 
 
+LOOP_STALL: list[float] = [0.0]
+
+
+async def _watch_the_loop() -> None:
+    """How long the event loop (where the bot answers patients) is ever kept busy."""
+    loop = asyncio.get_running_loop()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(0.01)
+        LOOP_STALL[0] = max(LOOP_STALL[0], loop.time() - before - 0.01)
+
+
 async def run(db_url: str, api_url: str, rasa_url: str) -> None:
     engine = make_engine(db_url)
     sessions = make_sessionmaker(engine)
@@ -55,10 +67,12 @@ async def run(db_url: str, api_url: str, rasa_url: str) -> None:
             reconcile_seconds=5,
             lease_seconds=6,
         )
+        stalls = asyncio.create_task(_watch_the_loop())
         await scheduler.start()
         while scheduler.owns_job_store is False or await asyncio.to_thread(_unsettled, sessions):
             await asyncio.sleep(1)
         await scheduler.stop()
+        stalls.cancel()
     await rasa.aclose()
     engine.dispose()
 
@@ -66,3 +80,4 @@ async def run(db_url: str, api_url: str, rasa_url: str) -> None:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s worker %(levelname)s %(message)s")
     asyncio.run(run(*sys.argv[1:4]))
+    print(f"LOOP_STALL_MS {LOOP_STALL[0] * 1000:.0f}", flush=True)
