@@ -60,7 +60,11 @@ def build_bot(token: str, api_base_url: str, *, pacer: Pacer | None = None) -> E
 
 
 class TelegramChannel:
-    def __init__(self, bot: ExtBot, conversation: Conversation | None, sessions: sessionmaker[Session]):
+    def __init__(
+        self, bot: ExtBot, conversation: Conversation | None, sessions: sessionmaker[Session] | None
+    ):
+        """`conversation` and `sessions` may be None for a channel that only sends and
+        notes nothing (the pacing tests and benchmarks)."""
         self.bot = bot
         self._conversation = conversation
         self._sessions = sessions
@@ -281,7 +285,7 @@ class TelegramChannel:
     ) -> None:
         """Keep the ids (never the text) of messages in a linked patient's chat, for /forget
         and for settling a nudge cut short by a crash. A failure here loses no message."""
-        if not message_ids:
+        if not message_ids or self._sessions is None:
             return
         try:
             await run_in_thread(

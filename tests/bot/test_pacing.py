@@ -46,7 +46,7 @@ async def _channel(api: FakeBotApi, pacer: Pacer):
     bot = build_bot(TOKEN, api.base_url, pacer=pacer)
     async with bot:
         # Sending needs neither the conversation nor the database.
-        yield TelegramChannel(bot, None, None)  # type: ignore[arg-type]
+        yield TelegramChannel(bot, None, None)
 
 
 def _send_order(api: FakeBotApi) -> list[tuple[int, str]]:
@@ -292,7 +292,7 @@ def test_shutting_down_fails_what_is_still_waiting():
         async def main():
             bot = build_bot(TOKEN, api.base_url, pacer=_pacer(global_rate=5.0, global_burst=1))
             async with bot:
-                channel = TelegramChannel(bot, None, None)  # type: ignore[arg-type]
+                channel = TelegramChannel(bot, None, None)
                 sends = [asyncio.create_task(channel.send_checked(c, [Reply("x")])) for c in chats]
                 await asyncio.sleep(0.1)  # one is out; the others wait for their turn
             return await asyncio.wait_for(asyncio.gather(*sends), 2)  # none left hanging
