@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions import store
 from actions.common import FORM_SLOTS, message_key
 from data import patients, safety_events
+from data.wording import say
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,10 @@ class ActionCrisisResponse(Action):
         # The bot's safety net sends "/crisis" in place of the words it caught.
         detected_by = "safety_net" if metadata.get("bw_detected_by") == "safety_net" else "nlu"
 
-        def work(session):
+        def work(session) -> patients.CrisisHelp:
             patient = patients.by_sender(session=session, sender_id=tracker.sender_id)
             if patient is None:
-                return []
+                return patients.CrisisHelp([], [])
             safety_events.record_event(
                 session=session,
                 patient_id=patient.id,
@@ -42,19 +43,23 @@ class ActionCrisisResponse(Action):
                 detected_by=detected_by,
                 dedupe_key=f"crisis:{key}",
             )
-            return list(patients.clinic_of(session=session, patient=patient).crisis_resources)
+            return patients.crisis_help(session=session, patient_id=patient.id)
 
         try:
-            resources = await store.run(work)
+            help_ = await store.run(work)
         except SQLAlchemyError:
             log.exception("database unavailable in %s", self.name())
-            resources = []
-        if resources:
+            help_ = patients.CrisisHelp([], [])
+        if help_.resources:
             dispatcher.utter_message(
-                response="utter_crisis_resources", resources="\n".join(f"• {r}" for r in resources)
+                response="utter_crisis_resources", resources="\n".join(f"• {r}" for r in help_.resources)
             )
         else:
             dispatcher.utter_message(response="utter_crisis_resources_fallback")
+        if help_.safety_plan:
+            # The therapist's and patient's own words, worded around in data/content/bot.yml.
+            plan = "\n".join(f"• {line}" for line in help_.safety_plan)
+            dispatcher.utter_message(text=say("crisis_safety_plan", plan=plan))
         dispatcher.utter_message(response="utter_crisis_not_monitored")
         # Whatever was under way is suspended.
         return [ActiveLoop(None)] + [SlotSet(slot, None) for slot in FORM_SLOTS]

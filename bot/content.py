@@ -1,22 +1,5 @@
-"""The bot's own wording, from data/content/bot.yml."""
+"""The bot's own wording (data/wording.py, which the action server shares)."""
 
-from __future__ import annotations
+from data.wording import content, say
 
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
-
-import yaml
-
-CONTENT_FILE = Path(__file__).resolve().parent.parent / "data" / "content" / "bot.yml"
-
-
-@lru_cache(maxsize=1)
-def content() -> dict[str, Any]:
-    with CONTENT_FILE.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
-def say(key: str, **values: str) -> str:
-    text = content()[key]
-    return text.format(**values) if values else text
+__all__ = ["content", "say"]

@@ -31,8 +31,13 @@ log = logging.getLogger(__name__)
 
 # Rasa payloads the bot forwards from buttons: an intent, at most one simple
 # entity. Anything else did not come from a button of ours. The actions check
-# that an entity such as a task belongs to the sender.
-_RASA_PAYLOAD = re.compile(r'^/[a-z_]{1,40}(\{"[a-z_]{1,20}":"[A-Za-z0-9_-]{1,24}"\})?$')
+# that an entity such as a task belongs to the sender. An "assignment" on our
+# buttons is always a database id: one that isn't a number was taken by the
+# actions as no choice at all, and a forged press logged the patient's only task
+# (found by tests/e2e/test_fuzz.py).
+_RASA_PAYLOAD = re.compile(
+    r'^/[a-z_]{1,40}(\{"(assignment":"[0-9]{1,18}|(?!assignment")[a-z_]{1,20}":"[A-Za-z0-9_-]{1,24})"\})?$'
+)
 # Long messages are kept whole where a flow stores text, but the NLU reads the start.
 NLU_TEXT_LIMIT = 4000
 # Commands that change nudges; the scheduler picks the rows up when it next reconciles.
@@ -267,7 +272,7 @@ class Conversation:
         if data == "bw:forget:no":
             return [Reply(say("forget_cancelled"))]
         if data == "bw:crisis:resources":
-            return [Reply(say("crisis_fallback", resources=await self._resources(patient)))]
+            return await self._crisis_help(patient)
         return [Reply(say("button_expired"))]
 
     async def _second_check_due(self, patient: PatientView) -> bool:
@@ -287,16 +292,18 @@ class Conversation:
     async def _crisis_for_stranger(self) -> str:
         log.warning("safety net: crisis language from a chat that is not a linked patient's")
         lines = await run_in_thread(self._sessions, lambda s: patients.all_crisis_resources(session=s))
-        return say(
-            "crisis_unlinked", resources="\n".join(f"• {r}" for r in lines) or say("crisis_no_resources")
+        return say("crisis_unlinked", resources=_bullets(lines) or say("crisis_no_resources"))
+
+    async def _crisis_help(self, patient: PatientView, buttons: tuple[Button, ...] = ()) -> list[Reply]:
+        """The clinic's crisis resources, then the patient's safety plan if they have one."""
+        help_ = await run_in_thread(
+            self._sessions, lambda s: patients.crisis_help(session=s, patient_id=patient.id)
         )
-
-    async def _resources(self, patient: PatientView) -> str:
-        def work(session: Session) -> list[str]:
-            row = session.get(Patient, patient.id)
-            return list(patients.clinic_of(session=session, patient=row).crisis_resources) if row else []
-
-        return "\n".join(f"• {r}" for r in await run_in_thread(self._sessions, work))
+        replies = [Reply(say("crisis_fallback", resources=_bullets(help_.resources)))]
+        if help_.safety_plan:
+            replies.append(Reply(say("crisis_safety_plan", plan=_bullets(help_.safety_plan))))
+        replies[-1] = Reply(replies[-1].text, buttons)
+        return replies
 
     async def _my_data(self, patient: PatientView) -> Reply:
         def work(session: Session) -> bytes:
@@ -307,7 +314,8 @@ class Conversation:
 
     async def _nudge_setting(self, patient: PatientView, command: str, argument: str, key: str) -> str:
         """/pause [days], /resume, /silent, /sound: rows only; the scheduler reconciles from them."""
-        days = int(argument) if argument.isdigit() else DEFAULT_PAUSE_DAYS
+        # isdecimal, not isdigit: "²" is a digit that int() refuses (found by tests/e2e/test_fuzz.py).
+        days = int(argument) if argument.isdecimal() else DEFAULT_PAUSE_DAYS
         if command == "pause" and not 1 <= days <= MAX_PAUSE_DAYS:
             return say("pause_how_long", most=str(MAX_PAUSE_DAYS))
 
@@ -357,9 +365,7 @@ class Conversation:
         except RetryLater:
             pass
 
-        def work(session: Session) -> list[str]:
-            row = session.get(Patient, patient.id)
-            assert row is not None
+        def work(session: Session) -> None:
             safety_events.record_event(
                 session=session,
                 patient_id=patient.id,
@@ -367,13 +373,12 @@ class Conversation:
                 detected_by="safety_net",
                 dedupe_key=f"crisis:{patient.sender_id}:{key}",
             )
-            return list(patients.clinic_of(session=session, patient=row).crisis_resources)
 
-        resources = await run_in_thread(self._sessions, work)
-        lines = "\n".join(f"• {r}" for r in resources)
-        return [
-            Reply(
-                say("crisis_fallback", resources=lines),
-                (Button(say("crisis_numbers_button"), "bw:crisis:resources"),),
-            )
-        ]
+        await run_in_thread(self._sessions, work)
+        return await self._crisis_help(
+            patient, (Button(say("crisis_numbers_button"), "bw:crisis:resources"),)
+        )
+
+
+def _bullets(lines: list[str]) -> str:
+    return "\n".join(f"• {line}" for line in lines)

@@ -109,6 +109,7 @@ def _apply_patient(patient, plan: CarePlan, *, session: Session, invite_ttl_days
             "language": patient.language,
             "discreet": patient.discreet,
             "routine": patient.routine.model_dump(mode="json"),
+            "safety_plan": list(patient.safety_plan) or None,
         },
         is_new,
     )

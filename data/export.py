@@ -42,6 +42,7 @@ def patient_export(*, session: Session, patient_id: str) -> dict[str, Any]:
             "routine": patient.routine,
             "discreet_reminders": patient.discreet,
             "silent_reminders": patient.silent_nudges,
+            "safety_plan": patient.safety_plan or [],
             "linked_at": _iso(patient.linked_at),
             "agreed_at": _iso(patient.consented_at),
         },

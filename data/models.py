@@ -104,6 +104,8 @@ class Patient(Base):
     left_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Nudges without a sound or vibration, for a patient who asked for them.
     silent_nudges: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Steps the patient and therapist agreed for a crisis, shown with the crisis resources.
+    safety_plan: Mapped[list[str] | None] = mapped_column(JSON)
 
     therapist: Mapped[Therapist] = relationship()
     assignments: Mapped[list[Assignment]] = relationship(back_populates="patient", order_by="Assignment.id")

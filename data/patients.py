@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,6 +32,22 @@ def active_tasks(*, session: Session, patient_id: str) -> list[Assignment]:
 
 def clinic_of(*, session: Session, patient: Patient) -> Clinic:
     return patient.therapist.clinic
+
+
+@dataclass(frozen=True)
+class CrisisHelp:
+    resources: list[str]
+    safety_plan: list[str]
+
+
+def crisis_help(*, session: Session, patient_id: str) -> CrisisHelp:
+    """What a patient in crisis is shown: their clinic's crisis resources and their safety plan."""
+    row = session.get(Patient, patient_id)
+    if row is None:
+        return CrisisHelp([], [])
+    return CrisisHelp(
+        list(clinic_of(session=session, patient=row).crisis_resources), list(row.safety_plan or [])
+    )
 
 
 def all_crisis_resources(*, session: Session) -> list[str]:

@@ -28,6 +28,7 @@ Identifier = Annotated[
 ]
 Clock = Annotated[str, StringConstraints(strip_whitespace=True, pattern=_TIME.pattern)]
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+SafetyPlanLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
 
 def _check_timezone(value: str) -> str:
@@ -117,6 +118,9 @@ class Patient(_Strict):
     language: str = "en"
     discreet: bool = True
     routine: Routine = Field(default_factory=Routine)
+    # The safety plan made with the therapist, a line per step ("People I can call: Jo"),
+    # shown with the crisis resources whenever crisis language is detected.
+    safety_plan: list[SafetyPlanLine] = Field(default_factory=list, max_length=20)
     tasks: list[Task] = Field(default_factory=list)
 
     @field_validator("timezone")

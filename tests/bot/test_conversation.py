@@ -92,9 +92,12 @@ def test_crisis_resources_reach_the_patient_even_with_rasa_down(conversation, se
     alex = Sender(telegram_user_id=100, chat_id=100)
     run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
     # Even before consent: safety comes first.
-    [reply] = run(conversation.on_text(alex, "i want to kill myself", "k2"))
+    reply, plan = run(conversation.on_text(alex, "i want to kill myself", "k2"))
     assert "Test crisis line: 0000 000 000" in reply.text
     assert "isn't watched around the clock" in reply.text
+    # The safety plan Alex made with their therapist, and the numbers a tap away.
+    assert "safety plan" in plan.text and "Someone I can call: Test Friend" in plan.text
+    assert [b.payload for b in plan.buttons] == ["bw:crisis:resources"]
     with sessions() as session:
         event = session.scalar(select(SafetyEvent))
         assert event.kind == "crisis" and event.detected_by == "safety_net" and event.words is None
@@ -176,13 +179,14 @@ def test_one_im_fine_after_a_crisis_gets_a_kind_second_check_with_the_numbers_on
     with transaction(sessions) as session:
         session.get(Patient, "p-100").consented_at = utcnow()
     # Rasa is down here: the bot answers the crisis itself, with the clinic's resources.
-    [crisis] = run(conversation.on_text(alex, "i want to end it all", "k2"))
+    crisis, _plan = run(conversation.on_text(alex, "i want to end it all", "k2"))
     assert "Test crisis line" in crisis.text
     [check] = run(conversation.on_text(alex, "im fine honestly, forget it", "k3"))
     assert "are you safe right now" in check.text
     assert [b.payload for b in check.buttons] == ["bw:crisis:resources"]
-    [numbers] = run(conversation.on_button(alex, "bw:crisis:resources", "k4"))
+    numbers, plan = run(conversation.on_button(alex, "bw:crisis:resources", "k4"))
     assert "Test crisis line" in numbers.text and "around the clock" in numbers.text
+    assert "Test Friend" in plan.text
     # Only once: the next "I'm fine" is an ordinary message for the conversation (Rasa, down here).
     with pytest.raises(RetryLater):
         run(conversation.on_text(alex, "im fine", "k5"))
@@ -205,3 +209,30 @@ def test_what_counts_as_a_quick_im_fine(text, brush_off):
     from bot.reassurance import is_reassurance
 
     assert is_reassurance(text) is brush_off
+
+
+@pytest.mark.parametrize("argument", ["²", "⁷", "①", "٣", "𝟕"])
+def test_pause_with_a_number_in_another_script_is_no_crash(conversation, sessions, argument):
+    """Found by tests/e2e/test_fuzz.py: "²".isdigit() is True but int("²") raises."""
+    alex = Sender(telegram_user_id=100, chat_id=100)
+    run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
+    with transaction(sessions) as session:
+        session.get(Patient, "p-100").consented_at = utcnow()
+    [reply] = run(conversation.on_command(alex, "pause", argument, "k2"))
+    assert "no reminders until" in reply.text  # a decimal digit of any script counts; "²" means the default
+
+
+def test_a_button_naming_an_assignment_that_is_not_a_number_is_refused(conversation, sessions):
+    """Found by tests/e2e/test_fuzz.py: the actions took '"assignment":"23pq"' as no choice
+    and logged the patient's only task, so a forged press changed their check-ins."""
+    alex = Sender(telegram_user_id=100, chat_id=100)
+    run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
+    with transaction(sessions) as session:
+        session.get(Patient, "p-100").consented_at = utcnow()
+    for forged in ('/report_done{"assignment":"23pq"}', '/report_done{"assignment":"-1"}'):
+        [reply] = run(conversation.on_button(alex, forged, "k2"))
+        assert "expired" in reply.text
+    # Our own buttons' payloads still go to Rasa (down here, hence RetryLater).
+    for ours in ('/report_done{"assignment":"23"}', '/choose{"option":"smaller"}', '/inform{"rating":"4"}'):
+        with pytest.raises(RetryLater):
+            run(conversation.on_button(alex, ours, "k3"))

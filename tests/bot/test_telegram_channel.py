@@ -230,7 +230,8 @@ def test_crisis_words_in_an_edit_or_a_photo_caption_are_answered(make_channel, a
     api.push_update({"message": _from_alex(99, photo=photo, caption="i took all my pills")})
     asyncio.run(_poll_once(make_channel()))
     replies = api.sent(ALEX)[1:]
-    # The ordinary edit is not read again; the two with crisis words get the crisis lines.
-    assert len(replies) == 2 and all("Test crisis line" in r["text"] for r in replies)
+    # The ordinary edit is not read again; the two with crisis words get the crisis lines
+    # (and Alex's safety plan after each).
+    assert len(replies) == 4 and ["Test crisis line" in r["text"] for r in replies] == [True, False] * 2
     with sessions() as session:
         assert len(session.scalars(select(SafetyEvent)).all()) == 2

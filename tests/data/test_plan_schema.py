@@ -85,3 +85,14 @@ def test_unknown_fields_and_bad_yaml(tmp_path):
     assert caught.value.problems[0].startswith("(file): not valid YAML")
     with pytest.raises(PlanError):
         parse_plan(["not", "a", "mapping"])
+
+
+def test_a_safety_plan_is_optional_short_lines_at_most_twenty():
+    assert load_plan(FIXTURES / "plan.yml").patients[0].safety_plan[2] == "Someone I can call: Test Friend"
+    assert load_plan(FIXTURES / "plan.yml").patients[1].safety_plan == []
+    raw = _plan()
+    raw["patients"][0]["safety_plan"] = ["  "] + ["x" * 301]
+    problems = _problems(raw)
+    assert [p.split(":")[0] for p in problems] == ["patients[0].safety_plan[0]", "patients[0].safety_plan[1]"]
+    raw["patients"][0]["safety_plan"] = ["a step"] * 21
+    assert [p.split(":")[0] for p in _problems(raw)] == ["patients[0].safety_plan"]

@@ -1,4 +1,5 @@
-"""message ids in each patient's chat (48 h), for /forget and for settling a send cut short
+"""message ids in each patient's chat (48 h), for /forget and for settling a send cut short;
+the patient's safety plan
 
 Revision ID: 0006
 Revises: 0005
@@ -34,6 +35,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("chat_id", "message_id", name=op.f("uq_chat_message_chat_id")),
     )
     op.create_index(op.f("ix_chat_message_patient_id"), "chat_message", ["patient_id"])
+    with op.batch_alter_table("patient") as batch:
+        batch.add_column(sa.Column("safety_plan", sa.JSON(), nullable=True))
     with op.batch_alter_table("nudge_log") as batch:
         batch.add_column(sa.Column("probe_after_message_id", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("probe_markup", sa.JSON(), nullable=True))
@@ -43,5 +46,7 @@ def downgrade() -> None:
     with op.batch_alter_table("nudge_log") as batch:
         batch.drop_column("probe_markup")
         batch.drop_column("probe_after_message_id")
+    with op.batch_alter_table("patient") as batch:
+        batch.drop_column("safety_plan")
     op.drop_index(op.f("ix_chat_message_patient_id"), table_name="chat_message")
     op.drop_table("chat_message")
