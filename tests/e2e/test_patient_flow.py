@@ -277,6 +277,7 @@ def test_crisis_language_gets_resources_at_once(stack):
     joined = "\n".join(texts(replies))
     assert "Test crisis line: 0000 000 000" in joined
     assert "isn't watched around the clock" in joined
+    assert "Someone I can call: Test Friend" in joined  # Alex's safety plan, from the care plan
     [alex] = json.loads(stack.coach("report", "--patient", "p-100", "--format", "json").stdout)
     assert [c["detected_by"] for c in alex["crisis"]] == ["safety_net"]
 
@@ -291,6 +292,7 @@ def test_no_private_words_ids_or_tokens_in_any_log(stack):
         "been so busy with work",
         "better off without me",
         "why do I have to do this",
+        "Test Friend",
         str(PATIENT),
         "Alex",
         stack.settings.rasa_token.get_secret_value(),
