@@ -102,7 +102,9 @@ def test_many_chats_go_at_the_overall_rate_and_take_turns():
         outcomes, seconds = asyncio.run(main())
         assert outcomes == ["delivered"] * 150
         assert api.count_429() == 0
-        assert 0.7 * rate <= 150 / seconds <= 1.05 * rate + 2  # startup and a busy CI cost a little
+        # Never faster than the overall cap (how close it gets is bench_send's figure: on a
+        # busy 2-core machine a lower bound here only measures the machine).
+        assert 150 / seconds <= 1.05 * rate + 2
         # Taking turns: every chat has had its first message before any chat has its third,
         # and between two messages to one chat, most other chats had one (a plain FIFO would
         # send each chat's three together).
