@@ -20,11 +20,16 @@ How a message is read (data/safety/crisis_lexicon.yml holds every word list):
    Any other match raises the alarm, so a risk phrase elsewhere in the same
    message is never hidden by an idiom or a negation next to it.
 
+4. If the lexicon finds nothing, a learned second net (bot/crisis_classifier.py)
+   reads the message for phrasings no pattern was written for. It can only add
+   alarms, never excuse one, and if it cannot load the lexicon carries on alone.
+
 Err towards safety: a false alarm costs a kind message; a miss can cost a life.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -32,6 +37,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
+
+log = logging.getLogger(__name__)
 
 LEXICON = Path(__file__).resolve().parent.parent / "data" / "safety" / "crisis_lexicon.yml"
 
@@ -142,7 +149,8 @@ def _scan(clean: str, lexicon: _Lexicon) -> Detection | None:
     return None
 
 
-def detect(text: str) -> Detection | None:
+def detect_lexicon(text: str) -> Detection | None:
+    """The lexicon alone (the benchmark and the classifier's cross-validation compare against it)."""
     lexicon = _compiled()
     clean = normalise(text)
     found = _scan(clean, lexicon)
@@ -150,6 +158,55 @@ def detect(text: str) -> Detection | None:
         squeezed = normalise(_STRETCHED.sub(r"\1", text.lower()))
         found = _scan(squeezed, lexicon)
     return found
+
+
+# The classifier learned the eight kinds of the crisis benchmark; the clinic
+# reviews the lexicon's seven, so its answers are given in the lexicon's words.
+_LEXICON_CATEGORY = {
+    "suicidal_thoughts": "suicidal",
+    "suicidal_plans": "suicidal",
+    "abuse_or_unsafe_at_home": "unsafe_at_home",
+    "disordered_eating_risk": "eating_risk",
+}
+_classifier_broken = False
+
+
+def _without_excused(clean: str) -> str:
+    """The message less the spans the lexicon matched and then excused as an idiom,
+    negated, past or a topic: the classifier reads the rest, and cannot overrule
+    the lexicon on "hes gonna kill me for being late" while still hearing
+    "…but ive got the tablets ready"."""
+    lexicon = _compiled()
+    if not any(pattern.search(clean) for _, pattern in lexicon.patterns):
+        return clean
+    chars = list(clean)
+    for start, end in _excusing_spans(clean, lexicon):
+        chars[start:end] = " " * (end - start)
+    return " ".join("".join(chars).split())
+
+
+def detect_classifier(text: str) -> Detection | None:
+    """The learned net alone; None if it is unsure, or unavailable (then logged once)."""
+    global _classifier_broken
+    if _classifier_broken:
+        return None
+    try:
+        from bot import crisis_classifier
+
+        category, probability = crisis_classifier.score_clean(_without_excused(normalise(text)))
+        threshold = crisis_classifier.THRESHOLD
+    except Exception as error:  # whatever breaks it, crisis answers must go on
+        # Only the kind of error: an exception's message could quote the patient.
+        _classifier_broken = True
+        log.error("crisis classifier unavailable (%s); the lexicon carries on alone", type(error).__name__)
+        return None
+    if probability < threshold:
+        return None
+    return Detection(_LEXICON_CATEGORY.get(category, category))
+
+
+def detect(text: str) -> Detection | None:
+    return detect_lexicon(text) or detect_classifier(text)
 
 
 # Compiled at import, once: the first patient message shouldn't wait for it,
