@@ -140,8 +140,13 @@ def find_task(session: Session, asked: Asked, *, use_slot: bool = True) -> Found
     if patient is None:
         return Found(None, [], None)
     tasks = patients.active_tasks(session=session, patient_id=patient.id)
-    if asked.assignment and asked.assignment.isdigit():
-        chosen = next((t for t in tasks if t.id == int(asked.assignment)), None)
+    if asked.assignment:
+        # A task named explicitly and not one of theirs is no task, never a fallback.
+        chosen = (
+            next((t for t in tasks if t.id == int(asked.assignment)), None)
+            if asked.assignment.isdecimal()
+            else None
+        )
         return Found(patient, tasks, chosen)
     if asked.task_id_entity:
         return Found(patient, tasks, checkins.pick_task(tasks, None, asked.task_id_entity))

@@ -94,8 +94,9 @@ class TelegramChannel:
             if updates:
                 payloads = [u.to_dict() for u in updates]
                 await run_in_thread(self._sessions, partial(_store, payloads=payloads))
-                # Stored durably: only now may the next request confirm them.
-                offset = updates[-1].update_id + 1
+                # Stored durably: only now may the next request confirm them. The highest
+                # id, not the last: an offset must never go back.
+                offset = max(offset or 0, *(u.update_id + 1 for u in updates))
             await self.process_due()
 
     async def _poll(self, offset: int | None, stop: asyncio.Event) -> list[Update]:

@@ -233,3 +233,13 @@ def test_a_database_outage_gets_a_kind_word_not_an_error(monkeypatch):
         actions.store._factory.cache_clear()
     assert responses(messages) == ["utter_not_available"]
     assert slots_set(events) == {"checkin_logged": False}
+
+
+def test_a_task_named_but_not_a_number_is_no_task_not_the_only_one(linked, sessions):
+    # Jo has one task; a payload naming "23pq" must not fall back to it (found by the fuzz test).
+    forged = tracker(
+        linked["p-200"], '/report_done{"assignment":"23pq"}', "report_done", entities={"assignment": "23pq"}
+    )
+    run(ActionLogCheckin(), forged)
+    with sessions() as session:
+        assert session.scalars(select(CheckIn)).all() == []

@@ -653,6 +653,74 @@ def _parse_markup(params: _Params, *, inline_only: bool) -> tuple[dict | None, d
 
 
 # --------------------------------------------------------------------------------------------
+# What a user's client may send (send_message, edit_text, post_in_channel)
+
+_FILE_KINDS = {"sticker", "document", "voice", "video", "video_note", "audio", "animation"}
+_MEDIA_KINDS = _FILE_KINDS | {"photo", "location", "contact", "dice"}
+_CAPTIONED = {"photo", "document", "voice", "video", "audio", "animation"}
+_ENTITY_FIELDS = {"text_link": "url", "text_mention": "user", "custom_emoji": "custom_emoji_id"}
+_ENTITY_TYPES = {
+    "mention", "hashtag", "cashtag", "bot_command", "url", "email", "phone_number", "bold",
+    "italic", "underline", "strikethrough", "spoiler", "blockquote", "expandable_blockquote",
+    "code", "pre", *_ENTITY_FIELDS,
+}  # fmt: skip
+
+
+def _check_user_content(content: dict) -> None:
+    """Raise ValueError unless a Telegram client could send this: one kind of content, a
+    text (1..4096 UTF-16 units, not blank) or caption (up to 1024), entities inside it."""
+    kinds = [key for key in content if key == "text" or key in _MEDIA_KINDS]
+    unknown = set(content) - {"text", "entities", "caption", "caption_entities"} - _MEDIA_KINDS
+    if len(kinds) != 1 or unknown:
+        raise ValueError(f"a message has exactly one kind of content, not {sorted(content)}")
+    kind = kinds[0]
+    if kind == "text":
+        field, entities_field, limit = "text", "entities", MAX_TEXT_LENGTH
+    else:
+        field, entities_field, limit = "caption", "caption_entities", MAX_CAPTION_LENGTH
+        if "caption" in content and kind not in _CAPTIONED:
+            raise ValueError(f"a {kind} has no caption")
+        value = content[kind]
+        if kind == "photo":
+            ok = (
+                isinstance(value, list)
+                and value
+                and all("file_id" in p and "file_unique_id" in p for p in value)
+            )
+        elif kind in _FILE_KINDS:
+            ok = isinstance(value, dict) and "file_id" in value and "file_unique_id" in value
+        else:
+            need = {"location": ("latitude", "longitude"), "contact": ("phone_number", "first_name")}
+            ok = isinstance(value, dict) and all(k in value for k in need.get(kind, ("emoji", "value")))
+        if not ok:
+            raise ValueError(f"not a Telegram-shaped {kind}: {value!r}")
+    if {"text", "entities", "caption", "caption_entities"} & set(content) - {field, entities_field}:
+        raise ValueError(f"a {kind} message has no {'caption' if field == 'text' else 'text'}")
+    text = content.get(field)
+    if text is not None:
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"the {field} is empty")  # MESSAGE_EMPTY
+        text.encode("utf-8")  # a lone surrogate can't travel: UnicodeEncodeError is a ValueError
+        if _utf16_len(text) > limit:
+            raise ValueError(f"the {field} is longer than {limit} UTF-16 units")  # MESSAGE_TOO_LONG
+    entities = content.get(entities_field)
+    if entities is not None:
+        size = _utf16_len(text or "")
+        if not isinstance(entities, list):
+            raise ValueError("entities are a list")
+        for entity in entities:
+            if not isinstance(entity, dict) or entity.get("type") not in _ENTITY_TYPES:
+                raise ValueError(f"not a message entity: {entity!r}")
+            offset, length = entity.get("offset"), entity.get("length")
+            if not (isinstance(offset, int) and isinstance(length, int)):
+                raise ValueError(f"entity offsets are integers: {entity!r}")
+            if offset < 0 or length < 1 or offset + length > size:
+                raise ValueError(f"entity outside the text: {entity!r}")
+            if entity["type"] in _ENTITY_FIELDS and _ENTITY_FIELDS[entity["type"]] not in entity:
+                raise ValueError(f"a {entity['type']} entity needs its {_ENTITY_FIELDS[entity['type']]}")
+
+
+# --------------------------------------------------------------------------------------------
 # Flood control
 
 
@@ -796,6 +864,7 @@ class FakeBotApi:
 
         self._next_update_id = first_update_id
         self._queue: list[dict] = []  # updates not yet confirmed
+        self._redeliveries: list[dict] = []  # see redeliver()
         self._update_log: dict[int, dict] = {}  # every update ever produced
         self._poll_generation = 0  # bumped by every getUpdates; older waiters see a conflict
         self._polls_waiting = 0
@@ -955,18 +1024,193 @@ class FakeBotApi:
                 self._next_update_id = update.pop("update_id")
             return self._push(update)
 
-    def block(self, user_id: int) -> None:
-        """The user blocks the bot: sends to their chat fail with 403 from now on."""
+    def send_message(
+        self,
+        user_id: int,
+        content: dict,
+        *,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        first_name: str = "Tester",
+        is_bot: bool = False,
+        date: int | None = None,
+        forward_origin: dict | None = None,
+        reply_to: int | None = None,
+    ) -> int:
+        """The user sends a message of any kind: `content` holds its fields (``text`` and maybe
+        ``entities``; or a ``sticker``, ``photo``, ``voice``... with maybe a ``caption``), checked
+        as Telegram checks what a client sends: one kind of content, a text of 1 to 4096 UTF-16
+        units that is not blank, a caption of at most 1024, entities inside the text.  Without
+        ``entities`` bot commands are detected, as by send_text; the client chooses entities, so
+        a test may give any (even a bot_command where no command is).  `date` defaults to now;
+        the Bot API promises nothing about dates following update ids, so a test may set an
+        earlier one (a message that reached the bot late).  Returns the update_id."""
+        content = copy.deepcopy(content)
+        _check_user_content(content)
+        chat_id = user_id if chat_id is None else chat_id
+        if chat_type == "private" and (chat_id != user_id or is_bot):
+            raise ValueError("a private chat's id is the user's id, and bots can't write to bots")
+        if chat_type not in ("private", "group", "supergroup"):
+            raise ValueError("users write in private chats, groups and supergroups")
+        if chat_type != "private" and chat_id >= 0:
+            raise ValueError("group ids are negative")
+        if date is not None and not 0 < date <= time.time() + 60:
+            raise ValueError("a message's date is a Unix time, not in the future")
+        with self._cond:
+            if reply_to is not None and reply_to not in self._messages.get(chat_id, {}):
+                raise ValueError(f"no message {reply_to} in chat {chat_id} to reply to")
+            user = self._users.setdefault(user_id, {"id": user_id, "is_bot": is_bot})
+            user.update(first_name=first_name, is_bot=is_bot)
+            if chat_type == "private":
+                chat = {"id": chat_id, "type": "private", "first_name": first_name}
+            else:
+                chat = self._chats.get(chat_id) or {
+                    "id": chat_id,
+                    "type": chat_type,
+                    "title": f"Test {chat_type}",
+                }
+            self._chats[chat_id] = chat
+            if chat_id in self._blocked:
+                self.unblock(user_id)
+            if "text" in content and "entities" not in content:
+                if entities := self._detect_commands(content["text"]):
+                    content["entities"] = entities
+            message = {
+                "message_id": self._new_message_id(chat_id),
+                "from": dict(user),
+                "chat": dict(chat),
+                "date": int(time.time()) if date is None else date,
+                **{k: v for k, v in content.items() if v != []},
+            }
+            if forward_origin is not None:
+                message["forward_origin"] = copy.deepcopy(forward_origin)
+            if reply_to is not None:
+                message["reply_to_message"] = self._message_for_reply(chat_id, reply_to)
+            self._store(chat_id, message, from_bot=False)
+            return self._push({"message": message})
+
+    def edit_text(self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None) -> int:
+        """The user edits one of their own text messages: an ``edited_message`` update."""
+        _check_user_content({"text": text})
+        chat_id = user_id if chat_id is None else chat_id
+        with self._cond:
+            record = self._messages.get(chat_id, {}).get(message_id)
+            if record is None or record["from_bot"] or record["deleted"]:
+                raise ValueError(f"no message {message_id} of the user in chat {chat_id} to edit")
+            # A new dict: the update that first delivered the message stays as it was.
+            message = record["message"] = copy.deepcopy(record["message"])
+            if message["from"]["id"] != user_id or "text" not in message:
+                raise ValueError("a user can only edit the text of their own messages")
+            message["text"] = text
+            message.pop("entities", None)
+            if entities := self._detect_commands(text):
+                message["entities"] = entities
+            message["edit_date"] = max(int(time.time()), message["date"])
+            return self._push({"edited_message": copy.deepcopy(message)})
+
+    def post_in_channel(self, chat_id: int, content: dict, *, title: str = "Test channel") -> int:
+        """A post in a channel the bot is in: a ``channel_post``, sent by the channel itself."""
+        _check_user_content(content)
+        if chat_id > -1_000_000_000_000:
+            raise ValueError("channel ids are -100 followed by the channel's number")
+        with self._cond:
+            chat = {"id": chat_id, "type": "channel", "title": title}
+            self._chats[chat_id] = chat
+            message = {
+                "message_id": self._new_message_id(chat_id),
+                "sender_chat": dict(chat),
+                "chat": dict(chat),
+                "date": int(time.time()),
+                **copy.deepcopy(content),
+            }
+            self._store(chat_id, message, from_bot=False)
+            return self._push({"channel_post": message})
+
+    def press_forged(
+        self,
+        user_id: int,
+        data: str | None,
+        *,
+        message_id: int | None = None,
+        chat_id: int | None = None,
+        inaccessible: bool = False,
+    ) -> int:
+        """A callback query carrying whatever `data` the test likes, as a modified client could
+        send (whether Telegram checks the data against the keyboard is undocumented, so a bot
+        must not rely on it).  Still as Telegram shapes it: data of 1 to 64 bytes, or none at
+        all (a game button); the message is the bot's message `message_id` in the chat (its
+        latest when not given), or with `inaccessible`, an InaccessibleMessage (date 0), as
+        the Bot API sends for a message that was deleted or is otherwise inaccessible."""
+        if data is not None and not 0 < len(data.encode("utf-8")) <= MAX_CALLBACK_DATA:
+            raise ValueError("callback data is 1 to 64 bytes")
+        chat_id = user_id if chat_id is None else chat_id
+        with self._cond:
+            if user_id not in self._users or chat_id not in self._chats:
+                raise ValueError(f"user {user_id} never wrote in chat {chat_id}")
+            if chat_id == user_id and user_id in self._blocked:
+                raise AssertionError(f"user {user_id} has blocked the bot")
+            records = self._messages.get(chat_id, {})
+            if inaccessible:
+                message_id = message_id or self._last_message_id.get(chat_id, 0)
+                if message_id not in records:
+                    raise ValueError(f"no message {message_id} in chat {chat_id}")
+                message = {"chat": dict(self._chats[chat_id]), "message_id": message_id, "date": 0}
+            else:
+                if message_id is None:
+                    mine = [k for k, r in records.items() if r["from_bot"] and not r["deleted"]]
+                    message_id = max(mine, default=None)
+                record = records.get(message_id) if message_id is not None else None
+                if record is None or not record["from_bot"] or record["deleted"]:
+                    raise ValueError(f"no bot message {message_id} in chat {chat_id} to press")
+                message = copy.deepcopy(record["message"])
+            query_id = str(next(self._query_ids))
+            self._queries[query_id] = {"user_id": user_id, "answer": None}
+            query = {
+                "id": query_id,
+                "from": dict(self._users[user_id]),
+                "message": message,
+                "chat_instance": str(chat_id * 2_654_435_761 % 2**63),
+            }
+            if data is not None:
+                query["data"] = data
+            return self._push({"callback_query": query})
+
+    def redeliver(self, update_id: int) -> None:
+        """Deliver an update once more, unchanged, after newer ones.  Telegram promises never
+        to send an update again once a later offset confirmed it; a bot that stores updates
+        should shrug it off anyway, and this is how a test checks that it does."""
+        with self._cond:
+            if update_id not in self._update_log:
+                raise ValueError(f"no update {update_id} was ever produced")
+            self._redeliveries.append(copy.deepcopy(self._update_log[update_id]))
+            self._cond.notify_all()
+
+    def wait_until_consumed(self, timeout: float = 60.0) -> None:
+        """Block until the bot has confirmed every update and is long-polling again: it has
+        fetched and handled everything (a bot asks for more only when done with a batch)."""
+        self.wait_until(
+            lambda: not self._queue and not self._redeliveries and self._polls_waiting > 0,
+            timeout,
+            "the bot to take every update",
+        )
+
+    def block(self, user_id: int) -> int | None:
+        """The user blocks the bot: sends to their chat fail with 403 from now on.
+        Returns the update_id of the my_chat_member update (None if already blocked)."""
         with self._cond:
             if user_id not in self._blocked:
-                self._set_member_status(user_id, old="member", new="kicked")
+                update_id = self._set_member_status(user_id, old="member", new="kicked")
                 self._blocked.add(user_id)
+                return update_id
+            return None
 
-    def unblock(self, user_id: int) -> None:
+    def unblock(self, user_id: int) -> int | None:
         with self._cond:
             if user_id in self._blocked:
-                self._set_member_status(user_id, old="kicked", new="member")
+                update_id = self._set_member_status(user_id, old="kicked", new="member")
                 self._blocked.discard(user_id)
+                return update_id
+            return None
 
     def age_message(self, chat_id: int, message_id: int, seconds: float) -> None:
         """Pretend the message was sent `seconds` earlier (for the 48-hour delete rule)."""
@@ -1107,7 +1351,7 @@ class FakeBotApi:
             )
         return entities
 
-    def _set_member_status(self, user_id: int, *, old: str, new: str) -> None:
+    def _set_member_status(self, user_id: int, *, old: str, new: str) -> int:
         if user_id not in self._chats:
             raise ValueError(f"user {user_id} never wrote to the bot in private")
 
@@ -1117,7 +1361,7 @@ class FakeBotApi:
             return {"status": status, "user": dict(self.bot_user), **extra}
 
         # Telegram tells the bot with a my_chat_member update.
-        self._push(
+        return self._push(
             {
                 "my_chat_member": {
                     "chat": dict(self._chats[user_id]),
@@ -1413,6 +1657,8 @@ class FakeBotApi:
             self.confirmed_offset = max(self.confirmed_offset, offset)
         deadline = time.monotonic() + timeout
         while True:
+            self._queue += self._redeliveries  # after the offset, which would drop them
+            self._redeliveries.clear()
             if generation != self._poll_generation:
                 raise ApiError(409, POLL_CONFLICT)
             if self._webhook is not None:
