@@ -265,7 +265,8 @@ class Conversation:
             await run_in_thread(self._sessions, consent)
             return [Reply(say("consent_thanks"))] + await self._to_rasa(patient, "/greet", key)
         if data == "bw:consent:no":
-            return [Reply(say("consent_declined"))]
+            # Once agreed, "not now" from an old or forged button would be untrue: /forget is the way.
+            return [Reply(say("button_expired" if patient.consented else "consent_declined"))]
         if data == "bw:forget:yes":
             await self._forget(patient)
             return [Reply(say("forget_done"))]

@@ -236,3 +236,14 @@ def test_a_button_naming_an_assignment_that_is_not_a_number_is_refused(conversat
     for ours in ('/report_done{"assignment":"23"}', '/choose{"option":"smaller"}', '/inform{"rating":"4"}'):
         with pytest.raises(RetryLater):
             run(conversation.on_button(alex, ours, "k3"))
+
+
+def test_not_now_after_agreeing_does_not_claim_nothing_is_stored(conversation, sessions):
+    alex = Sender(telegram_user_id=100, chat_id=100)
+    run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
+    [declined] = run(conversation.on_button(alex, "bw:consent:no", "k2"))
+    assert "Nothing more is stored" in declined.text
+    with transaction(sessions) as session:
+        session.get(Patient, "p-100").consented_at = utcnow()
+    [late] = run(conversation.on_button(alex, "bw:consent:no", "k3"))
+    assert "Nothing more is stored" not in late.text and "expired" in late.text
