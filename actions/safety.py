@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions import store
 from actions.common import FORM_SLOTS, message_key
 from data import patients, safety_events
-from data.wording import say
+from data.wording import bullets, say
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +51,12 @@ class ActionCrisisResponse(Action):
             log.exception("database unavailable in %s", self.name())
             help_ = patients.CrisisHelp([], [])
         if help_.resources:
-            dispatcher.utter_message(
-                response="utter_crisis_resources", resources="\n".join(f"• {r}" for r in help_.resources)
-            )
+            dispatcher.utter_message(response="utter_crisis_resources", resources=bullets(help_.resources))
         else:
             dispatcher.utter_message(response="utter_crisis_resources_fallback")
         if help_.safety_plan:
             # The therapist's and patient's own words, worded around in data/content/bot.yml.
-            plan = "\n".join(f"• {line}" for line in help_.safety_plan)
-            dispatcher.utter_message(text=say("crisis_safety_plan", plan=plan))
+            dispatcher.utter_message(text=say("crisis_safety_plan", plan=bullets(help_.safety_plan)))
         dispatcher.utter_message(response="utter_crisis_not_monitored")
         # Whatever was under way is suspended.
         return [ActiveLoop(None)] + [SlotSet(slot, None) for slot in FORM_SLOTS]

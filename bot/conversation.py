@@ -26,6 +26,7 @@ from bot.rendering import Button, Reply, from_rasa
 from data import erasure, export, invites, nudge_log, patients, rasa_tracker, safety_events, schedule_changes
 from data.db import run_in_thread
 from data.models import Patient, utcnow
+from data.wording import bullets
 
 log = logging.getLogger(__name__)
 
@@ -293,16 +294,16 @@ class Conversation:
     async def _crisis_for_stranger(self) -> str:
         log.warning("safety net: crisis language from a chat that is not a linked patient's")
         lines = await run_in_thread(self._sessions, lambda s: patients.all_crisis_resources(session=s))
-        return say("crisis_unlinked", resources=_bullets(lines) or say("crisis_no_resources"))
+        return say("crisis_unlinked", resources=bullets(lines) or say("crisis_no_resources"))
 
     async def _crisis_help(self, patient: PatientView, buttons: tuple[Button, ...] = ()) -> list[Reply]:
         """The clinic's crisis resources, then the patient's safety plan if they have one."""
         help_ = await run_in_thread(
             self._sessions, lambda s: patients.crisis_help(session=s, patient_id=patient.id)
         )
-        replies = [Reply(say("crisis_fallback", resources=_bullets(help_.resources)))]
+        replies = [Reply(say("crisis_fallback", resources=bullets(help_.resources)))]
         if help_.safety_plan:
-            replies.append(Reply(say("crisis_safety_plan", plan=_bullets(help_.safety_plan))))
+            replies.append(Reply(say("crisis_safety_plan", plan=bullets(help_.safety_plan))))
         replies[-1] = Reply(replies[-1].text, buttons)
         return replies
 
@@ -379,7 +380,3 @@ class Conversation:
         return await self._crisis_help(
             patient, (Button(say("crisis_numbers_button"), "bw:crisis:resources"),)
         )
-
-
-def _bullets(lines: list[str]) -> str:
-    return "\n".join(f"• {line}" for line in lines)

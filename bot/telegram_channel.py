@@ -246,14 +246,14 @@ class TelegramChannel:
             parts = [reply.text] if reply.document else split_text(reply.text)
             for i, part in enumerate(parts):
                 markup = telegram_markup(reply) if i == len(parts) - 1 else None
+                shown = markup.to_dict() if markup else None  # as Telegram will hold it
                 common = {
                     "reply_markup": markup,
                     "protect_content": True,
                     "disable_notification": silent,
                     "rate_limit_args": Paced(
                         bulk=bulk,
-                        before_send=before_send
-                        and partial(before_send, markup.to_dict() if markup else None),
+                        before_send=before_send and partial(before_send, shown),
                     ),
                 }
                 try:
@@ -264,9 +264,7 @@ class TelegramChannel:
                         )
                     else:
                         message = await self.bot.send_message(chat_id, part, **common)
-                    sent.append(
-                        (message.message_id, chat_messages.digest(markup.to_dict() if markup else None))
-                    )
+                    sent.append((message.message_id, chat_messages.digest(shown)))
                     before_send = None
                 except Forbidden:
                     log.info("patient has blocked the bot; message not delivered")

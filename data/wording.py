@@ -20,3 +20,8 @@ def content() -> dict[str, Any]:
 def say(key: str, **values: str) -> str:
     text = content()[key]
     return text.format(**values) if values else text
+
+
+def bullets(lines: list[str]) -> str:
+    """Lines as a bulleted list, the way crisis resources and safety plans are shown."""
+    return "\n".join(f"• {line}" for line in lines)
