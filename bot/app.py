@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 import signal
 
-from bot import safety_net
+from bot import crisis
 from bot.conversation import Conversation
 from bot.pacing import Delivery
 from bot.rasa_client import RasaClient
@@ -23,9 +23,10 @@ log = logging.getLogger(__name__)
 
 
 async def run(settings: Settings, *, terminal_patient: str | None = None) -> None:
-    # The safety net's learned half trains on first use (a few seconds): do it now, off
-    # the event loop, so the first patient's message is not the one that waits.
-    await asyncio.to_thread(safety_net.detect, "ready")
+    # The crisis net's learned half trains on first use (seconds; half a minute more the
+    # first time, to embed its training messages): do it now, off the event loop, so the
+    # first patient's message is not the one that waits.
+    await asyncio.to_thread(crisis.warm_up)
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     token = settings.rasa_token.get_secret_value() if settings.rasa_token else None

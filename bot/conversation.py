@@ -1,8 +1,9 @@
 """What happens to each thing a patient sends, whatever the channel.
 
-Linking, consent and the crisis safety net are the bot's; everything else is
-Rasa's dialogue. The channel adapters (Telegram, terminal) only turn their
-updates into calls here and send back the replies.
+Linking, consent and the crisis net are the bot's (bot/crisis_care.py answers
+what the net finds); everything else is Rasa's dialogue. The channel adapters
+(Telegram, terminal) only turn their updates into calls here and send back the
+replies.
 """
 
 from __future__ import annotations
@@ -12,21 +13,26 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import safety_net
+from bot import crisis
 from bot.content import content, say
+from bot.crisis_care import CrisisCare
 from bot.flood import FloodGuard
+from bot.people import PatientView, Sender
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.reassurance import is_reassurance
 from bot.rendering import Button, Reply, from_rasa
 from data import erasure, export, invites, nudge_log, patients, rasa_tracker, safety_events, schedule_changes
 from data.db import run_in_thread
 from data.models import Patient, utcnow
-from data.wording import bullets
+from data.wording import CRISIS_NUMBERS, parse_risk_answer
+
+__all__ = ["NLU_TEXT_LIMIT", "Conversation", "PatientView", "RetryLater", "Sender", "assess", "assess_many"]
 
 log = logging.getLogger(__name__)
 
@@ -57,21 +63,25 @@ class RetryLater(Exception):
         self.replies = replies
 
 
-@dataclass(frozen=True)
-class Sender:
-    """Who sent an update: a Telegram user, or the local terminal's patient."""
-
-    telegram_user_id: int | None = None
-    chat_id: int | None = None
-    patient_id: str | None = None
+# "Not assessed yet": the channel may have run the crisis net already, as soon as
+# the message was stored (None is an answer: no risk).
+_UNASSESSED: Any = object()
 
 
-@dataclass(frozen=True)
-class PatientView:
-    id: str
-    sender_id: str
-    display_name: str
-    consented: bool
+# The crisis net reads on one thread of its own: off the event loop (the learned net
+# takes milliseconds), and never two at once, as its matrix library (OpenBLAS) has
+# threads of its own that stall when several Python threads call it together.
+_NET = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crisis-net")
+
+
+async def assess(text: str) -> crisis.Assessment | None:
+    """The crisis net, off the event loop."""
+    return (await assess_many([text]))[0]
+
+
+async def assess_many(texts: list[str]) -> list[crisis.Assessment | None]:
+    """The crisis net on several messages, read in one batch."""
+    return await asyncio.get_running_loop().run_in_executor(_NET, crisis.detect_many, texts)
 
 
 class Conversation:
@@ -89,6 +99,7 @@ class Conversation:
         self._rasa = rasa
         self._invite_ttl_days = invite_ttl_days
         self._rasa_tracker_url = rasa_tracker_url
+        self.care = CrisisCare(sessions=sessions, rasa=rasa)
         # Set by a channel that can delete messages in the patient's chat (Telegram):
         # (chat id, message ids) -> how many went. /forget uses it.
         self.clear_chat: Callable[[int, list[int]], Awaitable[int]] | None = None
@@ -131,20 +142,22 @@ class Conversation:
         # Unknown commands are read as text: "/stop it" is still a message.
         return await self.on_text(sender, f"/{command} {argument}".strip(), key)
 
-    async def on_text(self, sender: Sender, text: str, key: str) -> list[Reply]:
-        detection = safety_net.detect(text)
+    async def on_text(
+        self, sender: Sender, text: str, key: str, *, assessment: Any = _UNASSESSED
+    ) -> list[Reply]:
+        if assessment is _UNASSESSED:
+            assessment = await assess(text)
         # Crisis language is answered however fast someone is writing.
-        if detection is None and (flooded := self._flooded(sender, key)) is not None:
+        if assessment is None and (flooded := self._flooded(sender, key)) is not None:
             return flooded
         patient = await self._patient(sender)
         if patient is None:
-            if detection is not None:
-                # Someone not (or no longer) linked is still a person in trouble: help
-                # at once, store nothing.
-                return [Reply(await self._crisis_for_stranger())]
+            if assessment is not None:
+                return await self.care.for_stranger(assessment)
             return [Reply(await self._not_a_patient(sender))]
-        if detection is not None:
-            return await self._crisis(patient, detection, key)
+        if assessment is not None:
+            # Before consent and before Rasa: the answer never waits on either.
+            return await self.care.answer(patient, assessment, key)
         if not patient.consented:
             return [self._consent_prompt(patient)]
         if is_reassurance(text) and await self._second_check_due(patient):
@@ -152,17 +165,30 @@ class Conversation:
         # The patient's words go to Rasa as typed; "/intent" strings typed by hand
         # are not honoured, so no one can forge a button by typing its payload.
         words = text.lstrip("/")
+        extra: dict[str, str] = {}
+        if crisis.lexicon.excused(text):
+            # Risk words the lexicon read as negated, figurative or a topic: the NLU,
+            # which hears the words but not the "not", may not ask about them.
+            extra["bw_crisis_excused"] = "1"
         if len(words) <= NLU_TEXT_LIMIT:
-            return await self._to_rasa(patient, words or "…", key)
+            return await self._to_rasa(patient, words or "…", key, **extra)
         # The NLU reads the start; the whole goes along for the flows that keep text.
-        return await self._to_rasa(patient, words[:NLU_TEXT_LIMIT], key, bw_full_text=words)
+        return await self._to_rasa(patient, words[:NLU_TEXT_LIMIT], key, bw_full_text=words, **extra)
 
     async def on_button(self, sender: Sender, data: str, key: str) -> list[Reply]:
-        if (flooded := self._flooded(sender, key)) is not None:
+        risk_answer = parse_risk_answer(data)
+        # An answer to the crisis question is heard however fast someone is pressing.
+        if risk_answer is None and (flooded := self._flooded(sender, key)) is not None:
             return flooded
         patient = await self._patient(sender)
         if patient is None:
+            if risk_answer is not None:
+                return await self.care.stranger_answered(risk_answer[0])
+            if data == CRISIS_NUMBERS:
+                return await self.care.stranger_help()
             return [Reply(say("unlinked"))]
+        if risk_answer is not None:
+            return await self.care.answered(patient, *risk_answer, key)
         if data.startswith("bw:"):
             return await self._bot_button(patient, data, key)
         if not patient.consented:
@@ -171,12 +197,16 @@ class Conversation:
             return [Reply(say("button_expired"))]
         return await self._to_rasa(patient, data, key)
 
-    async def on_edit(self, sender: Sender, text: str, key: str) -> list[Reply]:
+    async def on_edit(
+        self, sender: Sender, text: str, key: str, *, assessment: Any = _UNASSESSED
+    ) -> list[Reply]:
         """An edited message is not read again as a new one; crisis language in it is
         answered all the same (someone may edit in what they couldn't first say)."""
-        if safety_net.detect(text) is None:
+        if assessment is _UNASSESSED:
+            assessment = await assess(text)
+        if assessment is None:
             return []
-        return await self.on_text(sender, text, key)
+        return await self.on_text(sender, text, key, assessment=assessment)
 
     async def on_other(self, sender: Sender) -> list[Reply]:
         patient = await self._patient(sender)
@@ -273,8 +303,8 @@ class Conversation:
             return [Reply(say("forget_done"))]
         if data == "bw:forget:no":
             return [Reply(say("forget_cancelled"))]
-        if data == "bw:crisis:resources":
-            return await self._crisis_help(patient)
+        if data == CRISIS_NUMBERS:
+            return await self.care.numbers(patient)
         return [Reply(say("button_expired"))]
 
     async def _second_check_due(self, patient: PatientView) -> bool:
@@ -287,25 +317,7 @@ class Conversation:
 
     def _second_check(self) -> Reply:
         """One "I'm fine" doesn't close a crisis response: check once more, numbers one tap away."""
-        return Reply(
-            say("crisis_check_again"), (Button(say("crisis_numbers_button"), "bw:crisis:resources"),)
-        )
-
-    async def _crisis_for_stranger(self) -> str:
-        log.warning("safety net: crisis language from a chat that is not a linked patient's")
-        lines = await run_in_thread(self._sessions, lambda s: patients.all_crisis_resources(session=s))
-        return say("crisis_unlinked", resources=bullets(lines) or say("crisis_no_resources"))
-
-    async def _crisis_help(self, patient: PatientView, buttons: tuple[Button, ...] = ()) -> list[Reply]:
-        """The clinic's crisis resources, then the patient's safety plan if they have one."""
-        help_ = await run_in_thread(
-            self._sessions, lambda s: patients.crisis_help(session=s, patient_id=patient.id)
-        )
-        replies = [Reply(say("crisis_fallback", resources=bullets(help_.resources)))]
-        if help_.safety_plan:
-            replies.append(Reply(say("crisis_safety_plan", plan=bullets(help_.safety_plan))))
-        replies[-1] = Reply(replies[-1].text, buttons)
-        return replies
+        return Reply(say("crisis_check_again"), (Button(say("crisis_numbers_button"), CRISIS_NUMBERS),))
 
     async def _my_data(self, patient: PatientView) -> Reply:
         def work(session: Session) -> bytes:
@@ -357,26 +369,3 @@ class Conversation:
         except RasaUnavailable:
             raise RetryLater([Reply(say("unavailable"))]) from None
         return from_rasa(messages)
-
-    async def _crisis(self, patient: PatientView, detection: safety_net.Detection, key: str) -> list[Reply]:
-        log.warning("safety net: crisis language detected (%s)", detection.category)
-        try:
-            # Rasa hears the intent, not the words: its flow is suspended and its
-            # action answers with the clinic's resources.
-            return await self._to_rasa(patient, "/crisis", key, bw_detected_by="safety_net")
-        except RetryLater:
-            pass
-
-        def work(session: Session) -> None:
-            safety_events.record_event(
-                session=session,
-                patient_id=patient.id,
-                kind="crisis",
-                detected_by="safety_net",
-                dedupe_key=f"crisis:{patient.sender_id}:{key}",
-            )
-
-        await run_in_thread(self._sessions, work)
-        return await self._crisis_help(
-            patient, (Button(say("crisis_numbers_button"), "bw:crisis:resources"),)
-        )

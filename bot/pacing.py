@@ -14,10 +14,11 @@ The defaults here:
   the rate at 30/s and lets through at most 31 messages in any one second.
 
 Fairness: every chat sends in order through its own FIFO lock, so a chat has at most one
-message waiting for the overall limit at a time. That wait is one FIFO queue, so a chat
-with a backlog of twenty gets one turn per round like everyone else, never twenty turns in
-a row. Replies to a patient who just wrote skip ahead of bulk nudges (two lanes), so a burst
-of thousands of nudges doesn't keep a patient in a conversation waiting for minutes.
+message waiting for the overall limit at a time. That wait is one FIFO queue per lane, so a
+chat with a backlog of twenty gets one turn per round like everyone else, never twenty turns
+in a row. Three lanes: a crisis response goes ahead of everything; replies to a patient who
+just wrote go ahead of bulk nudges, so a burst of thousands of nudges doesn't keep a patient
+in a conversation waiting for minutes, and fifty conversations don't keep a crisis waiting.
 
 A 429 names no chat and doesn't say which limit was hit. So it delays *that* chat for its
 ``retry_after`` (plus a small margin), and it halves the overall rate for a while (at most
@@ -64,6 +65,8 @@ Delivery = Literal["delivered", "unreachable", "failed"]
 
 # rate_limit_args for ExtBot methods: "bulk" queues behind replies (see PacedRateLimiter).
 BULK = "bulk"
+# The overall limit's lanes, first served first.
+CRISIS_LANE, REPLY_LANE, BULK_LANE = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class Paced:
 
     bulk: bool = False
     before_send: Callable[[], Awaitable[None]] | None = None
+    crisis: bool = False  # a crisis response: ahead of every other message
 
 
 _NOT_POSTING = frozenset({"sendChatAction"})
@@ -146,7 +150,8 @@ class _Chat:
 
 
 class _OverallLimit:
-    """The overall rate, granted first come first served, replies before bulk.
+    """The overall rate, granted first come first served within a lane: crisis responses,
+    then replies, then bulk.
 
     One timer task (the pump) hands out tokens while anyone waits, sleeping exactly until
     the next token: no polling.
@@ -156,7 +161,7 @@ class _OverallLimit:
         self.rate, self.floor = rate, floor
         self._clock = clock
         self._bucket = _Bucket(rate, burst, clock())
-        self._lanes: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (deque(), deque())
+        self._lanes: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque(), deque())
         self._pump: asyncio.Task[None] | None = None
         self._factor = 1.0
         self._slow_until = 0.0
@@ -178,7 +183,7 @@ class _OverallLimit:
             self._last_slowdown = now
             log.warning("flood limit hit: overall rate now %.1f/s", self.current_rate(now))
 
-    async def acquire(self, *, urgent: bool) -> None:
+    async def acquire(self, *, lane: int) -> None:
         if self._closed:
             raise PacerClosed("the bot is shutting down")
         now = self._clock()
@@ -186,7 +191,7 @@ class _OverallLimit:
             self._bucket.tokens -= 1
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._lanes[0 if urgent else 1].append(waiter)
+        self._lanes[lane].append(waiter)
         if self._pump is None or self._pump.done():
             self._pump = asyncio.create_task(self._run_pump())
         # Cancelled while waiting: the pump skips the cancelled future and no token is spent.
@@ -207,7 +212,7 @@ class _OverallLimit:
                     wait = min(wait, max(self._slow_until - now, 0.001))
                 await asyncio.sleep(wait)
                 continue
-            lane = self._lanes[0] if self._lanes[0] else self._lanes[1]
+            lane = next(waiting for waiting in self._lanes if waiting)
             self._bucket.tokens -= 1
             lane.popleft().set_result(None)
 
@@ -285,11 +290,14 @@ class Pacer:
         *,
         urgent: bool = True,
         before_send: Callable[[], Awaitable[None]] | None = None,
+        crisis: bool = False,
     ) -> T:
+        """`urgent`: a reply (ahead of bulk); `crisis`: a crisis response (ahead of all)."""
+        lane = CRISIS_LANE if crisis else REPLY_LANE if urgent else BULK_LANE
         chat = self._enter(chat_id)
         try:
             async with chat.lock:
-                return await self._run_locked(chat, call, urgent, before_send)
+                return await self._run_locked(chat, call, lane, before_send)
         finally:
             chat.users -= 1
             if chat_id in self._chats:
@@ -300,13 +308,13 @@ class Pacer:
         self,
         chat: _Chat,
         call: Callable[[], Awaitable[T]],
-        urgent: bool,
+        lane: int,
         before_send: Callable[[], Awaitable[None]] | None,
     ) -> T:
         floods = failures = 0
         while True:
             await self._chat_turn(chat)
-            await self._overall.acquire(urgent=urgent)
+            await self._overall.acquire(lane=lane)
             # Taken now, not before the overall wait, so sends to one chat are spaced as sent.
             chat.bucket.refill(self._clock())
             chat.bucket.tokens -= 1
@@ -422,5 +430,9 @@ class PacedRateLimiter(BaseRateLimiter["str | Paced"]):
         with contextlib.suppress(TypeError, ValueError):
             chat_id = int(chat_id)
         return await self.pacer.run(
-            chat_id, partial(callback, *args, **kwargs), urgent=not paced.bulk, before_send=paced.before_send
+            chat_id,
+            partial(callback, *args, **kwargs),
+            urgent=not paced.bulk,
+            crisis=paced.crisis,
+            before_send=paced.before_send,
         )

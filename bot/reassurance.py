@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.safety_net import normalise
+from bot.crisis.text import normalise
 
 PATTERNS = Path(__file__).resolve().parent.parent / "data" / "safety" / "reassurance.yml"
 

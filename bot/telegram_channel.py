@@ -3,8 +3,9 @@
 python-telegram-bot's Updater confirms updates to Telegram as soon as it has
 fetched them (the offset lives in memory), so a crash between fetching and
 handling loses the patient's message. Here each batch is written to the inbox
-first, and only then confirmed by asking for the next offset; handling reads
-from the inbox and retries with back-off when Rasa is down.
+first, and only then confirmed by asking for the next offset; the crisis net
+reads it at once, and the inbox worker (bot/inbox_worker.py) hands updates to
+`handle`, chats side by side, retrying with back-off when Rasa is down.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -25,10 +27,12 @@ from telegram.request import HTTPXRequest
 
 from bot.content import say
 from bot.conversation import Conversation, RetryLater, Sender
+from bot.inbox_worker import UNASSESSED, InboxWorker
 from bot.pacing import Delivery, Paced, PacedRateLimiter, Pacer
 from bot.rendering import Reply, split_text, telegram_markup
 from data import chat_messages, inbox
 from data.db import run_in_thread
+from data.wording import parse_risk_answer
 
 log = logging.getLogger(__name__)
 
@@ -76,28 +80,44 @@ class TelegramChannel:
 
     async def run(self, stop: asyncio.Event) -> None:
         offset = await run_in_thread(self._sessions, lambda s: inbox.next_offset(session=s))
-        await self.process_due()  # what a previous run stored but never finished
+        worker = InboxWorker(self._sessions, self._process_one)
+        await worker.drain()  # what a previous run stored but never finished
+        working = asyncio.create_task(worker.run(stop))
         backoff = 1.0
-        while not stop.is_set():
-            try:
-                updates = await self._poll(offset, stop)
-                backoff = 1.0
-            except Conflict:
-                log.error("another bot instance is polling with this token; waiting")
-                await _sleep_or_stop(stop, 30)
-                continue
-            except (NetworkError, TelegramError) as exc:
-                log.warning("polling failed (%s); retrying in %.0fs", type(exc).__name__, backoff)
-                await _sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2, 60)
-                continue
-            if updates:
-                payloads = [u.to_dict() for u in updates]
-                await run_in_thread(self._sessions, partial(_store, payloads=payloads))
-                # Stored durably: only now may the next request confirm them. The highest
-                # id, not the last: an offset must never go back.
-                offset = max(offset or 0, *(u.update_id + 1 for u in updates))
-            await self.process_due()
+        try:
+            while not stop.is_set():
+                try:
+                    updates = await self._poll(offset, stop)
+                    backoff = 1.0
+                except Conflict:
+                    log.error("another bot instance is polling with this token; waiting")
+                    await _sleep_or_stop(stop, 30)
+                    continue
+                except (NetworkError, TelegramError) as exc:
+                    log.warning("polling failed (%s); retrying in %.0fs", type(exc).__name__, backoff)
+                    await _sleep_or_stop(stop, backoff)
+                    backoff = min(backoff * 2, 60)
+                    continue
+                if updates:
+                    payloads = [u.to_dict() for u in updates]
+                    started = time.monotonic()
+                    new = await run_in_thread(self._sessions, partial(_store, payloads=payloads))
+                    stored = time.monotonic()
+                    # Stored durably: only now may the next request confirm them. The highest
+                    # id, not the last: an offset must never go back.
+                    offset = max(offset or 0, *(u.update_id + 1 for u in updates))
+                    # Crisis language is answered now, not in its turn behind other patients.
+                    await worker.triage([p for p in payloads if p["update_id"] in new])
+                    worker.wake()
+                    log.debug(
+                        "%d updates: stored in %.0f ms, read by the crisis net in %.0f ms",
+                        len(updates),
+                        1000 * (stored - started),
+                        1000 * (time.monotonic() - stored),
+                    )
+        finally:
+            stop.set()
+            await working
 
     async def _poll(self, offset: int | None, stop: asyncio.Event) -> list[Update]:
         """One long poll, abandoned as soon as `stop` is set.
@@ -118,20 +138,13 @@ class TelegramChannel:
             return []
         return poll.result()
 
-    async def process_due(self) -> None:
-        while True:
-            batch = await run_in_thread(self._sessions, lambda s: inbox.due(session=s))
-            if not batch:
-                return
-            for update_id, payload, attempts in batch:
-                await self._process_one(update_id, payload, attempts)
-            if len(batch) < 100:
-                return
-
-    async def _process_one(self, update_id: int, payload: dict[str, Any], attempts: int) -> None:
+    async def _process_one(
+        self, update_id: int, payload: dict[str, Any], attempts: int, assessment: Any = UNASSESSED
+    ) -> None:
+        """Handle one stored update; marked done once answered, or put back for a retry."""
         try:
             update = Update.de_json(payload, self.bot)
-            await self.handle(update, first_attempt=attempts == 0)
+            await self.handle(update, first_attempt=attempts == 0, assessment=assessment)
         except RetryLater:
             retried = await run_in_thread(
                 self._sessions, lambda s: inbox.mark_retry(session=s, update_id=update_id)
@@ -144,7 +157,8 @@ class TelegramChannel:
 
     # --- routing: every kind of update, in one place ----------------------------------
 
-    async def handle(self, update: Update, first_attempt: bool = True) -> None:
+    async def handle(self, update: Update, first_attempt: bool = True, assessment: Any = UNASSESSED) -> None:
+        """`assessment`: what the crisis net found in the update's words, if it read them already."""
         key = f"tg{update.update_id}"
         chat = update.effective_chat
         user = update.effective_user
@@ -152,20 +166,25 @@ class TelegramChannel:
         if chat is None or user is None or chat.type != ChatType.PRIVATE or user.is_bot:
             return
         sender = Sender(telegram_user_id=user.id, chat_id=chat.id)
+        flagged = assessment is not UNASSESSED and assessment is not None
+        assessed = {} if assessment is UNASSESSED else {"assessment": assessment}
 
         try:
             if update.callback_query is not None:
+                data = update.callback_query.data or ""
+                # An answer to the crisis question may lead to the crisis response: its lane.
+                flagged = parse_risk_answer(data) is not None
                 replies = await self._on_callback(update, sender, key)
             elif update.edited_message is not None:
                 edited = update.edited_message.text or update.edited_message.caption or ""
-                replies = await self._conversation.on_edit(sender, edited, key)
+                replies = await self._conversation.on_edit(sender, edited, key, **assessed)
             elif update.message is None:
                 return  # membership changes are ignored by design
             elif update.message.text is not None:
-                replies = await self._on_message_text(update.message.text, update, sender, key)
+                replies = await self._on_message_text(update.message.text, update, sender, key, assessed)
             elif update.message.caption:
                 # A photo or file with words: the words are read, the file is not kept.
-                replies = await self._conversation.on_text(sender, update.message.caption, key)
+                replies = await self._conversation.on_text(sender, update.message.caption, key, **assessed)
             else:
                 replies = await self._conversation.on_other(sender)
             if update.message is not None:
@@ -177,7 +196,7 @@ class TelegramChannel:
         except Exception:
             await self.send(chat.id, [Reply(say("error"))])
             raise
-        await self.send(chat.id, replies)
+        await self.send(chat.id, replies, crisis=flagged)
 
     async def _on_callback(self, update: Update, sender: Sender, key: str) -> list[Reply]:
         query = update.callback_query
@@ -191,20 +210,25 @@ class TelegramChannel:
             log.info("callback housekeeping failed: %s", exc.message)
         return await self._conversation.on_button(sender, query.data or "", key)
 
-    async def _on_message_text(self, text: str, update: Update, sender: Sender, key: str) -> list[Reply]:
+    async def _on_message_text(
+        self, text: str, update: Update, sender: Sender, key: str, assessed: dict[str, Any]
+    ) -> list[Reply]:
         message = update.message
         assert message is not None
         if text.startswith("/") and message.entities and message.entities[0].type == "bot_command":
             command, _, argument = text[1:].partition(" ")
             command = command.split("@", 1)[0].lower()
             return await self._conversation.on_command(sender, command, argument.strip(), key)
-        return await self._conversation.on_text(sender, text, key)
+        return await self._conversation.on_text(sender, text, key, **assessed)
 
     # --- sending ----------------------------------------------------------------------
 
-    async def send(self, chat_id: int, replies: list[Reply], *, silent: bool = False) -> bool:
-        """Send the replies in order; True when all were delivered (see send_checked)."""
-        return await self.send_checked(chat_id, replies, silent=silent) == "delivered"
+    async def send(
+        self, chat_id: int, replies: list[Reply], *, silent: bool = False, crisis: bool = False
+    ) -> bool:
+        """Send the replies in order; True when all were delivered (see send_checked).
+        `crisis`: they answer crisis language, and go ahead of every other message."""
+        return await self.send_checked(chat_id, replies, silent=silent, crisis=crisis) == "delivered"
 
     async def send_checked(
         self,
@@ -214,6 +238,7 @@ class TelegramChannel:
         silent: bool = False,
         bulk: bool = False,
         before_send: Callable[..., Awaitable[None]] | None = None,
+        crisis: bool = False,
     ) -> Delivery:
         """Send the replies in order, paced and retried (bot/pacing.py), and say what became of them.
 
@@ -227,7 +252,7 @@ class TelegramChannel:
         """
         sent: list[tuple[int, str]] = []  # (message id, digest of its buttons)
         try:
-            return await self._send_all(chat_id, replies, silent, bulk, before_send, sent)
+            return await self._send_all(chat_id, replies, silent, bulk, before_send, sent, crisis)
         finally:
             await self._note(chat_id, [m for m, _ in sent], from_bot=True, digests=[d for _, d in sent])
 
@@ -239,6 +264,7 @@ class TelegramChannel:
         bulk: bool,
         before_send: Callable[..., Awaitable[None]] | None,
         sent: list[tuple[int, str]],
+        crisis: bool = False,
     ) -> Delivery:
         delivered = refused = 0
         for reply in replies:
@@ -253,6 +279,7 @@ class TelegramChannel:
                     "disable_notification": silent,
                     "rate_limit_args": Paced(
                         bulk=bulk,
+                        crisis=crisis,
                         before_send=before_send and partial(before_send, shown),
                     ),
                 }
@@ -365,7 +392,7 @@ def _record(session: Session, **kwargs: Any) -> int:
     return chat_messages.record(session=session, **kwargs)
 
 
-def _store(session: Session, *, payloads: list[dict[str, Any]]) -> int:
+def _store(session: Session, *, payloads: list[dict[str, Any]]) -> set[int]:
     return inbox.store(session=session, updates=payloads)
 
 

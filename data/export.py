@@ -89,7 +89,7 @@ def patient_export(*, session: Session, patient_id: str) -> dict[str, Any]:
             )
         ],
         "moments_noted": [
-            {"kind": e.kind, "at": _iso(e.at), "your_words": e.words}
+            {"kind": e.kind, "at": _iso(e.at), "your_words": e.words, "your_answer": e.answer}
             for e in session.scalars(
                 select(SafetyEvent).where(SafetyEvent.patient_id == patient_id).order_by(SafetyEvent.id)
             )

@@ -14,9 +14,9 @@ from data.models import InboxUpdate, utcnow
 MAX_ATTEMPTS = 8
 
 
-def store(*, session: Session, updates: list[dict[str, Any]]) -> int:
-    """Keep each update once (Telegram may send it again); returns how many were new."""
-    new = 0
+def store(*, session: Session, updates: list[dict[str, Any]]) -> set[int]:
+    """Keep each update once (Telegram may send it again); returns the ids that were new."""
+    new: set[int] = set()
     for update in updates:
         _, created = insert_once(
             session,
@@ -29,7 +29,8 @@ def store(*, session: Session, updates: list[dict[str, Any]]) -> int:
             },
             "update_id",
         )
-        new += created
+        if created:
+            new.add(update["update_id"])
     return new
 
 

@@ -214,14 +214,19 @@ class SafetyEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(16))  # crisis | resistance
-    detected_by: Mapped[str] = mapped_column(String(32))  # safety_net | nlu
+    # crisis: the crisis response was given; risk_check: the one question was asked
+    # (possible risk), `answer` is the patient's; resistance: pushback.
+    kind: Mapped[str] = mapped_column(String(16))
+    # Which net raised it: lexicon | classifier | nlu | question (a yes or not sure to it).
+    detected_by: Mapped[str] = mapped_column(String(32))
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
     words: Mapped[str | None] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     therapist_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # A quick "I'm fine" after a crisis response is met once with a kind second check.
     checked_again_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(String(8))  # yes | no | unsure, for a risk_check
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ScheduleChange(Base):

@@ -117,6 +117,17 @@ def patient_report(*, session: Session, patient: Patient, since: dt.datetime | N
             for e in events
             if e.kind == "crisis"
         ],
+        # Possible risk: the one question asked, when, which net raised it, and the answer.
+        "risk_checks": [
+            {
+                "at": _iso(e.at),
+                "raised_by": e.detected_by,
+                "answer": e.answer,
+                "answered_at": _iso(e.answered_at),
+            }
+            for e in events
+            if e.kind == "risk_check"
+        ],
         "completion_rate": completion_rate([c.status for c in checkins]),
     }
 

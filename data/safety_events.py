@@ -32,6 +32,41 @@ def record_event(
     return row  # type: ignore[return-value]
 
 
+RISK_CHECK = "risk_check"
+ANSWERS = ("yes", "no", "unsure")
+
+
+def record_risk_check(*, session: Session, patient_id: str, raised_by: str, dedupe_key: str) -> int:
+    """The one question was asked (possible risk): when and which net raised it, never the words.
+    Returns the event's id, which the answer buttons carry."""
+    row = record_event(
+        session=session, patient_id=patient_id, kind=RISK_CHECK, detected_by=raised_by, dedupe_key=dedupe_key
+    )
+    session.flush()
+    return row.id
+
+
+def answer_risk_check(*, session: Session, patient_id: str, event_id: int, answer: str) -> bool:
+    """Record the patient's answer to their own question, once. False for an id that isn't
+    one of this patient's questions, or a question already answered (an old or forged button)."""
+    if answer not in ANSWERS:
+        return False
+    return (
+        session.execute(
+            update(SafetyEvent)
+            .where(
+                SafetyEvent.id == event_id,
+                SafetyEvent.patient_id == patient_id,
+                SafetyEvent.kind == RISK_CHECK,
+                SafetyEvent.answer.is_(None),
+            )
+            .values(answer=answer, answered_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
+
+
 def crisis_since(*, session: Session, patient_id: str, since: dt.datetime) -> bool:
     """Whether the patient had a crisis response after `since` (nudges stay quiet a while)."""
     return (

@@ -27,7 +27,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.content import say
+from bot.content import content, say
 from bot.rendering import Reply
 from data import nudge_log, safety_events, scheduler_lease
 from data.db import run_in_thread
@@ -227,9 +227,7 @@ class NudgeScheduler:
                 "therapist_crisis_alert",
                 patient_id=patient_id,
                 at=at.astimezone(ZoneInfo(timezone)).strftime("%H:%M on %a %d %b"),
-                detected_by="caught by the safety net"
-                if detected_by == "safety_net"
-                else "recognised by the NLU",
+                detected_by=content()["crisis_raised_by"].get(detected_by, detected_by),
             )
             outcome = await self._runtime.deliver("", chat_id, [Reply(text)], False, _nothing)
             if outcome == "delivered":

@@ -54,13 +54,14 @@ def tracker(
     entities: dict[str, str] | None = None,
     slots: dict[str, Any] | None = None,
     history: list[dict[str, Any]] | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> Tracker:
     latest = {
         "text": text,
         "intent": {"name": intent, "confidence": 1.0},
         "entities": [{"entity": k, "value": v} for k, v in (entities or {}).items()],
         "message_id": f"m{next(_ids)}",
-        "metadata": {"bw_message_id": f"tg{next(_ids)}"},
+        "metadata": {"bw_message_id": f"tg{next(_ids)}", **(metadata or {})},
     }
     events = list(history or []) + [{"event": "user", "text": text, "parse_data": latest}]
     return Tracker(sender, dict(slots or {}), latest, events, False, None, {}, "action_listen")

@@ -100,7 +100,7 @@ def test_crisis_resources_reach_the_patient_even_with_rasa_down(conversation, se
     assert [b.payload for b in plan.buttons] == ["bw:crisis:resources"]
     with sessions() as session:
         event = session.scalar(select(SafetyEvent))
-        assert event.kind == "crisis" and event.detected_by == "safety_net" and event.words is None
+        assert event.kind == "crisis" and event.detected_by == "lexicon" and event.words is None
 
 
 def test_forget_erases_and_unlinks(conversation, sessions):

@@ -1,27 +1,32 @@
-"""The learned second crisis net: what it adds to the lexicon, and that it can fail safely.
+"""The learned crisis net: what it adds to the lexicon, its two thresholds, and that it
+can fail safely.
 
 Every example here is invented for these tests: none is taken from the crisis
 benchmark sets in tests/perf/data or from tests/nlu, and none is in the
 classifier's training data (a test below checks that).
 """
 
+import json
 import logging
+import subprocess
 import sys
 
+import numpy as np
 import pytest
 import yaml
 
-from bot import crisis_classifier, safety_net
-from bot.safety_net import Detection, detect, detect_lexicon, normalise
+import bot.crisis as crisis_net
+from bot.crisis import CLEAR, POSSIBLE, classifier, detect, detect_lexicon, lexicon
+from bot.crisis.text import normalise
 
-# Crisis phrasings no lexicon pattern catches; the classifier must. (The
-# lexicon's category names come back: the clinic reviews those.)
+# Crisis phrasings no lexicon pattern catches; the classifier must (at least with the
+# question). The lexicon's category names come back: the clinic reviews those.
 LEXICON_MISSES = [
-    ("bloke from upstairs is face down in the stairwell and hes gone a funny colour", "medical_emergency"),
-    ("my stepdad keeps coming in the bathroom when im in the bath and wont leave", "unsafe_at_home"),
-    ("been sicking up every meal on purpose and now my heart keeps fluttering", "eating_risk"),
-    ("he said if i leave hell find me and make sure nobody recognises me", "unsafe_at_home"),
-    ("ive started giving my records away to mates, wont be needing them", "suicidal"),
+    "bloke from upstairs is face down in the stairwell and hes gone a funny colour",
+    "my stepdad keeps coming in the bathroom when im in the bath and wont leave",
+    "been sicking up every meal on purpose and now my heart keeps fluttering",
+    "he said if i leave hell find me and make sure nobody recognises me",
+    "ive started giving my records away to mates, wont be needing them",
 ]
 
 # Ordinary messages with a risky word in them that neither net may flag.
@@ -36,29 +41,30 @@ ORDINARY = [
 
 
 def _training_texts() -> set[str]:
-    raw = yaml.safe_load(crisis_classifier.TRAINING.read_text(encoding="utf-8"))
+    raw = yaml.safe_load(classifier.TRAINING.read_text(encoding="utf-8"))
     return {normalise(m) for part in ("crisis", "ordinary") for ms in raw[part].values() for m in ms}
 
 
 @pytest.fixture
 def fresh_classifier(monkeypatch):
-    """A classifier that must load again, and a safety net that has not yet given up on it."""
-    crisis_classifier._model.cache_clear()
-    monkeypatch.setattr(safety_net, "_classifier_broken", False)
+    """A classifier that must load again, and a crisis net that has not yet given up on it."""
+    classifier.model.cache_clear()
+    monkeypatch.setattr(crisis_net, "_classifier_broken", False)
     yield
-    crisis_classifier._model.cache_clear()
+    classifier.model.cache_clear()
 
 
 def test_the_examples_here_are_not_training_data():
     texts = _training_texts()
-    assert not [t for t, _ in LEXICON_MISSES if normalise(t) in texts]
+    assert not [t for t in LEXICON_MISSES if normalise(t) in texts]
     assert not [t for t in ORDINARY if normalise(t) in texts]
 
 
-@pytest.mark.parametrize(("text", "category"), LEXICON_MISSES)
-def test_a_phrasing_the_lexicon_misses_is_caught(text, category):
+@pytest.mark.parametrize("text", LEXICON_MISSES)
+def test_a_phrasing_the_lexicon_misses_is_caught(text):
     assert detect_lexicon(text) is None
-    assert detect(text) == Detection(category)
+    found = detect(text)
+    assert found is not None and found.net == "classifier"
 
 
 @pytest.mark.parametrize("text", ORDINARY)
@@ -66,40 +72,74 @@ def test_idioms_and_everyday_talk_are_not_flagged(text):
     assert detect(text) is None
 
 
-def test_the_lexicon_answers_first_and_the_classifier_never_excuses(monkeypatch):
-    # A classifier that thinks nothing is a crisis changes nothing the lexicon finds.
-    monkeypatch.setattr(crisis_classifier, "score_clean", lambda clean: ("self_harm", 0.0))
-    assert detect("i want to kill myself") == Detection("suicidal")
-    assert detect(LEXICON_MISSES[0][0]) is None
+def test_the_classifier_never_silences_the_lexicon(monkeypatch):
+    # A classifier that is sure nothing is a crisis: the nets disagree, so the lexicon's
+    # clear finding gets the question, and its possible one stays possible.
+    monkeypatch.setattr(classifier, "score_many", lambda cleans: [("self_harm", 0.0)] * len(cleans))
+    assert detect("i want to kill myself").level == POSSIBLE
+    assert detect("everyone would be better off without me").level == POSSIBLE
+    assert detect(LEXICON_MISSES[0]) is None
+    # Unsure is not sure: just above the line, the lexicon's clear finding stands.
+    monkeypatch.setattr(
+        classifier, "score_many", lambda cleans: [("self_harm", crisis_net.DISAGREE_BELOW)] * len(cleans)
+    )
+    assert detect("i want to kill myself").level == CLEAR
 
 
-def test_the_threshold_applies(monkeypatch):
-    monkeypatch.setattr(
-        crisis_classifier, "score_clean", lambda clean: ("suicidal_plans", crisis_classifier.THRESHOLD)
-    )
-    assert detect("anything at all") == Detection("suicidal")
-    monkeypatch.setattr(
-        crisis_classifier, "score_clean", lambda clean: ("suicidal_plans", crisis_classifier.THRESHOLD - 0.01)
-    )
+def test_the_classifier_can_raise_a_possible_to_clear_but_not_lower_it(monkeypatch):
+    monkeypatch.setattr(classifier, "score_many", lambda cleans: [("suicidal_plans", 0.99)] * len(cleans))
+    found = detect("everyone would be better off without me")
+    assert (found.level, found.net) == (CLEAR, "classifier")
+
+
+def test_the_two_thresholds_apply(monkeypatch):
+    def scoring(p):
+        monkeypatch.setattr(classifier, "score_many", lambda cleans: [("suicidal_plans", p)] * len(cleans))
+
+    scoring(classifier.CLEAR_THRESHOLD)
+    assert detect("anything at all") == crisis_net.Assessment(CLEAR, "classifier", "suicidal")
+    scoring(classifier.CLEAR_THRESHOLD - 0.01)
+    assert detect("anything at all").level == POSSIBLE
+    scoring(classifier.POSSIBLE_THRESHOLD)
+    assert detect("anything at all").level == POSSIBLE
+    scoring(classifier.POSSIBLE_THRESHOLD - 0.01)
     assert detect("anything at all") is None
 
 
-def test_training_is_deterministic():
-    texts, labels = crisis_classifier.training_examples()
-    probe = [normalise(t) for t, _ in LEXICON_MISSES] + [normalise(t) for t in ORDINARY]
-    first = crisis_classifier._fit(texts, labels)
-    second = crisis_classifier._fit(texts, labels)
-    assert list(crisis_classifier._probabilities(first, probe)) == list(
-        crisis_classifier._probabilities(second, probe)
-    )
-    assert list(first.kind.predict(first.features(probe))) == list(
-        second.kind.predict(second.features(probe))
-    )
+def test_the_past_softens_the_classifier_too(monkeypatch):
+    monkeypatch.setattr(classifier, "score_many", lambda cleans: [("self_harm", 0.99)] * len(cleans))
+    assert detect("my friend took an overdose last year").level == POSSIBLE
+    assert detect("i took an overdose").level == CLEAR
+
+
+_TRAIN_AND_SCORE = """
+import json, sys
+from bot.crisis import classifier
+from bot.crisis.text import normalise
+probe = json.loads(sys.argv[1])
+model = classifier.model()
+print(json.dumps({"p": [float(x) for x in model.score(probe)], "kinds": model.kinds(probe)}))
+"""
+
+
+def test_training_is_deterministic_across_processes():
+    # Two processes, each training from nothing (hash seeds differ): the same model.
+    probe = json.dumps([normalise(t) for t in LEXICON_MISSES + ORDINARY])
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", _TRAIN_AND_SCORE, probe], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(2)
+    ]
+    assert runs[0]["kinds"] == runs[1]["kinds"]
+    assert np.allclose(runs[0]["p"], runs[1]["p"], atol=1e-6)
 
 
 def test_every_kind_of_crisis_has_enough_varied_examples():
-    raw = yaml.safe_load(crisis_classifier.TRAINING.read_text(encoding="utf-8"))
-    assert set(raw["crisis"]) == {
+    raw = yaml.safe_load(classifier.TRAINING.read_text(encoding="utf-8"))
+    assert set(raw["crisis"]) >= {
         "suicidal_thoughts",
         "suicidal_plans",
         "self_harm",
@@ -108,15 +148,17 @@ def test_every_kind_of_crisis_has_enough_varied_examples():
         "disordered_eating_risk",
         "medical_emergency",
         "intoxication_risk",
+        "overdose",
+        "psychosis",
     }
     assert all(len(set(messages)) >= 60 for messages in raw["crisis"].values())
-    assert sum(len(set(messages)) for messages in raw["ordinary"].values()) >= 800
+    assert sum(len(set(messages)) for messages in raw["ordinary"].values()) >= 2000
 
 
 def test_every_category_it_answers_is_one_the_clinic_reviews():
-    lexicon = yaml.safe_load(safety_net.LEXICON.read_text(encoding="utf-8"))
-    kinds = set(crisis_classifier._model().kind.classes_)
-    assert {safety_net._LEXICON_CATEGORY.get(kind, kind) for kind in kinds} <= set(lexicon["patterns"])
+    raw = yaml.safe_load(lexicon.LEXICON.read_text(encoding="utf-8"))
+    kinds = set(classifier.model().kind.classes_)
+    assert {crisis_net._LEXICON_CATEGORY.get(kind, kind) for kind in kinds} <= set(raw["patterns"])
 
 
 def _fails(*args, **kwargs):
@@ -125,31 +167,39 @@ def _fails(*args, **kwargs):
 
 @pytest.mark.usefixtures("fresh_classifier")
 def test_a_classifier_that_cannot_train_leaves_the_lexicon_alone_and_says_so_once(monkeypatch, caplog):
-    monkeypatch.setattr(crisis_classifier, "_fit", _fails)
-    with caplog.at_level(logging.ERROR, logger="bot.safety_net"):
-        assert detect("i want to kill myself") == Detection("suicidal")
-        for text, _ in LEXICON_MISSES:
+    monkeypatch.setattr(classifier, "fit", _fails)
+    with caplog.at_level(logging.ERROR, logger="bot.crisis"):
+        assert detect("i want to kill myself").level == CLEAR
+        for text in LEXICON_MISSES:
             assert detect(text) is None
-    records = [r for r in caplog.records if r.name == "bot.safety_net"]
+    records = [r for r in caplog.records if r.name == "bot.crisis"]
     assert len(records) == 1
     assert "RuntimeError" in records[0].getMessage()
     # No message text in the log, not even one that an exception quoted.
     assert "kill" not in caplog.text and "stepdad" not in caplog.text
 
 
-@pytest.mark.usefixtures("fresh_classifier")
-def test_without_scikit_learn_the_lexicon_carries_on(monkeypatch, caplog):
-    # As if scikit-learn were not installed: importing it fails.
-    monkeypatch.setitem(sys.modules, "sklearn.feature_extraction.text", None)
-    with caplog.at_level(logging.ERROR, logger="bot.safety_net"):
-        assert detect(LEXICON_MISSES[0][0]) is None
-        assert detect("took 40 paracetamol an hour ago") is not None
-    assert "ImportError" in caplog.text or "ModuleNotFoundError" in caplog.text
+@pytest.fixture
+def no_encoder(monkeypatch, tmp_path):
+    """As if the sentence encoder's package were not installed, and nothing cached."""
+    classifier.sentence_encoder.encoder.cache_clear()
+    monkeypatch.setattr(classifier.sentence_encoder, "_PACKAGE", "not_installed_here")
+    monkeypatch.setattr(classifier, "CACHE", tmp_path)
+    yield
+    classifier.sentence_encoder.encoder.cache_clear()
 
 
-def test_the_threshold_is_what_cross_validation_picks():
+@pytest.mark.usefixtures("fresh_classifier", "no_encoder")
+def test_without_the_sentence_encoder_the_lexicon_carries_on(caplog):
+    with caplog.at_level(logging.ERROR, logger="bot.crisis"):
+        assert detect(LEXICON_MISSES[0]) is None
+        assert detect("took 40 paracetamol an hour ago").level == CLEAR
+    assert [r.name for r in caplog.records] == ["bot.crisis"]
+
+
+def test_the_thresholds_are_what_cross_validation_picks():
     # Edit the training data and this fails until the cross-validation is re-run
-    # (`python -m bot.crisis_classifier`) and THRESHOLD updated.
-    assert crisis_classifier.cross_validate()["threshold"] == pytest.approx(
-        crisis_classifier.THRESHOLD, abs=0.005
-    )
+    # (`python -m bot.crisis.classifier`) and the thresholds updated.
+    result = classifier.cross_validate()
+    assert result["clear_threshold"] == pytest.approx(classifier.CLEAR_THRESHOLD, abs=0.005)
+    assert result["possible_threshold"] == pytest.approx(classifier.POSSIBLE_THRESHOLD, abs=0.005)

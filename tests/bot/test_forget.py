@@ -36,6 +36,8 @@ def _seed(sessions) -> tuple[str, list[int]]:
         patient.telegram_user_id = patient.telegram_chat_id = TELEGRAM_ID
         patient.linked_at = patient.consented_at = utcnow()
         patient.silent_nudges = True
+        # Quiet for one minute only: the follow-up job exists whatever the hour the test runs at.
+        patient.routine = {"preferred_times": ["08:00", "19:00"], "quiet_hours": ["04:00", "04:01"]}
         task = session.scalar(select(Assignment).where(Assignment.task_id == "thought-record"))
         row, _ = checkins.record_checkin(
             session=session, assignment_id=task.id, status="done", dedupe_key="k1"

@@ -58,7 +58,7 @@ def test_a_crisis_response_alerts_the_linked_therapist_once_with_no_words(db_url
             session=session,
             patient_id="p-100",
             kind="crisis",
-            detected_by="safety_net",
+            detected_by="question",
             dedupe_key="c1",
             words=None,
         )
@@ -85,7 +85,7 @@ def test_a_crisis_response_alerts_the_linked_therapist_once_with_no_words(db_url
 
     assert asyncio.run(scenario()) == (0, 1, 0)
     [(chat_id, text)] = sent
-    assert chat_id == THERAPIST_CHAT and "p-100" in text and "safety net" in text
+    assert chat_id == THERAPIST_CHAT and "p-100" in text and "answered yes or not sure" in text
     with sessions() as session:
         assert session.query(SafetyEvent).one().therapist_notified_at is not None
 

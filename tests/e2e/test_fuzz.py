@@ -24,7 +24,7 @@ C. Random talk from two linked patients (real Rasa, so a few dozen messages): co
 Throughout: no traceback or error in the logs of the bot, Rasa and the action server; nothing
 Telegram would refuse (texts over 4096, unknown chats, bad markup); every reply to a stranger
 is the polite "I don't know you yet" (or "that code doesn't work", or for crisis words where
-to find help); no stranger's or group's id in any table of the app's or Rasa's database, and
+to find help, or the one question); no stranger's or group's id in any table of the app's or Rasa's database, and
 no payload kept in the inbox; and the bot still answers afterwards. The run prints how many
 updates went through, how long it took and the rate.
 """
@@ -966,13 +966,19 @@ def test_afterwards_the_bot_still_answers_and_strangers_left_nothing(stack, db, 
     assert api.wait_for_sent(patient, before + 1)[-1]["text"] == say("help")
     driver.settle("the last words")
 
-    # Strangers only ever heard the polite refusal (or, for crisis words, where to find help),
-    # with no buttons and no files.
-    polite = {say("unlinked"), say("invite_refused")}
+    # Strangers only ever heard the polite refusal (or, for crisis words, where to find help,
+    # or the one question whose buttons carry no record: nothing is stored for them), and
+    # no files.
+    polite = {say("unlinked"), say("invite_refused"), say("risk_no")}
+    questions = set(content()["risk_question"].values())
     crisis_help = content()["crisis_unlinked"].split("{resources}")[0]
     heard = Counter(m["text"] for user in STRANGERS for m in api.sent(user))
-    assert {t for t in heard if t not in polite and not t.startswith(crisis_help)} == set()
-    assert not any(m["reply_markup"] or m["document"] for user in STRANGERS for m in api.sent(user))
+    assert {t for t in heard if t not in polite | questions and not t.startswith(crisis_help)} == set()
+    assert not any(m["document"] for user in STRANGERS for m in api.sent(user))
+    for m in (m for user in STRANGERS for m in api.sent(user) if m["reply_markup"]):
+        assert m["text"] in questions
+        payloads = [b["callback_data"] for row in m["reply_markup"]["inline_keyboard"] for b in row]
+        assert payloads == ["bw:risk:yes:0", "bw:risk:no:0", "bw:risk:unsure:0", "bw:crisis:resources"]
     # Groups and channels heard nothing at all.
     assert all(api.sent(chat) == [] for chat in GROUPS + SUPERGROUPS + CHANNELS)
     # Nothing Telegram refused but what a fuzz must cause: taking the keyboard off a message

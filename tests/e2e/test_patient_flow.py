@@ -41,7 +41,7 @@ def test_a_stranger_is_turned_away_kindly(stack):
     replies = stack.api.wait_for_sent(STRANGER, 2)
     assert "doesn't work" in replies[1]["text"]
     report = json.loads(stack.coach("report", "--format", "json").stdout)
-    assert all(r["checkins"] == [] for r in report)
+    assert all(r["checkins"] == [] for r in report if r["patient_id"] in ("p-100", "p-200"))
 
 
 def button(message: dict, title: str) -> str:
@@ -272,14 +272,15 @@ def test_a_scheduled_nudge_arrives_and_is_answered_into_a_checkin(stack, tmp_pat
 def test_crisis_language_gets_resources_at_once(stack):
     api = stack.api
     before = len(api.sent(PATIENT))
-    api.send_text(PATIENT, "honestly everyone would be better off without me")
-    replies = wait_for_text(api, PATIENT, before, "isn't watched around the clock")
+    api.send_text(PATIENT, "honestly i just want to kill myself")
+    wait_for_text(api, PATIENT, before, "isn't watched around the clock")
+    replies = wait_for_text(api, PATIENT, before, "Test Friend")  # the safety plan follows
     joined = "\n".join(texts(replies))
     assert "Test crisis line: 0000 000 000" in joined
     assert "isn't watched around the clock" in joined
     assert "Someone I can call: Test Friend" in joined  # Alex's safety plan, from the care plan
     [alex] = json.loads(stack.coach("report", "--patient", "p-100", "--format", "json").stdout)
-    assert [c["detected_by"] for c in alex["crisis"]] == ["safety_net"]
+    assert [c["detected_by"] for c in alex["crisis"]] == ["lexicon"]
 
 
 def test_no_private_words_ids_or_tokens_in_any_log(stack):
@@ -290,7 +291,7 @@ def test_no_private_words_ids_or_tokens_in_any_log(stack):
         "worry got quieter",
         "manager emailed me",
         "been so busy with work",
-        "better off without me",
+        "just want to kill myself",
         "why do I have to do this",
         "Test Friend",
         str(PATIENT),

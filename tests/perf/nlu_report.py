@@ -24,10 +24,12 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from bot.safety_net import detect
+from bot.crisis import detect
 
 ROOT = Path(__file__).resolve().parents[2]
 BARRIER_F1_FLOOR = 0.85  # the target set in issue 3
+# The NLU's own held-out sets among the predictions (the rest are crisis sets: bench_crisis.py).
+NLU_SETS = ("heldout", "blind")
 
 
 def scores(rows: list[dict]) -> dict:
@@ -74,13 +76,13 @@ def crisis_check(rows: list[dict]) -> dict:
 
 def main(predictions_file: Path) -> int:
     sets = json.loads(predictions_file.read_text(encoding="utf-8"))
-    nlu_sets = {name: s["predictions"] for name, s in sets.items() if name != "crisis_holdout"}
+    nlu_sets = {name: sets[name]["predictions"] for name in NLU_SETS if name in sets}
     report: dict = {name: scores(rows) for name, rows in nlu_sets.items()}
     pooled = [row for rows in nlu_sets.values() for row in rows]
     report["pooled"] = scores(pooled)
     report["crisis"] = {name: crisis_check(rows) for name, rows in nlu_sets.items()}
-    if "crisis_holdout" in sets:
-        report["crisis"]["crisis_holdout"] = crisis_check(sets["crisis_holdout"]["predictions"])
+    if "holdout" in sets:
+        report["crisis"]["crisis_holdout"] = crisis_check(sets["holdout"]["predictions"])
     report["barrier_macro_f1_target"] = BARRIER_F1_FLOOR
 
     out = ROOT / "tests" / "perf" / "results" / "nlu_report.json"

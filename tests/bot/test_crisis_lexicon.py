@@ -1,4 +1,4 @@
-"""The crisis safety net: what it must catch, what it must let through, and how.
+"""The crisis net: what it must catch, what it must let through, at which level, and how.
 
 Every example here is written for these tests (none is taken from the crisis
 benchmark in tests/perf/data), in the way patients type: lower case, typos,
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import safety_net
-from bot.safety_net import detect, normalise
+from bot.crisis import CLEAR, POSSIBLE, detect, detect_lexicon, lexicon
+from bot.crisis.text import normalise
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,9 +134,7 @@ ORDINARY = [
     "i'm fasting for a blood test tomorrow",
     "im on a diet, 1500 calories a day",
     "my mum took my phone because i was on it too late",
-    "my flatmate locked me out by accident",
     "i hit my head on the cupboard door, ouch",
-    "i'm afraid to go home and face the mess",
     # Idioms and hyperbole.
     "this homework is killing me",
     "work is killing me this week, no time",
@@ -166,18 +164,29 @@ ORDINARY = [
     "i'm not going to kill anyone, just ranting lol",
     "i would never hurt my kids, they're my world",
     "my gp asked if i felt suicidal and i said no",
-    # Over and done with.
     "used to cut when i was 15 but its been years and im good now",
-    "i had suicidal thoughts a long time ago but not now",
-    "i used to think about suicide but therapy helped and it's been years",
-    "i had a seizure years ago but my epilepsy is controlled now",
-    # A topic, or someone else.
+    # A topic of study, work or fiction.
     "we studied suicide rates in sociology today",
     "the film had a suicide scene that was handled well",
     "i watched a film where someone jumps off a bridge",
+    "my friend's a paramedic and sees overdoses all the time",
+]
+
+# Words close enough to danger that a net may ask, but must never give the full response.
+MAY_ASK = [
+    "my flatmate locked me out by accident",
+    "i'm afraid to go home and face the mess",
+]
+
+# The past, someone else, a rejected intrusive thought: softened to the question,
+# never silenced.
+SOFTENED = [
+    "i used to cut myself when i was 15 but its been years and im good now",
+    "i had suicidal thoughts a long time ago but not now",
+    "i used to think about suicide but therapy helped and it's been years",
     "my friend's brother died by suicide last year and she's struggling",
     "what should i do if a friend says they're suicidal?",
-    "my friend's a paramedic and sees overdoses all the time",
+    "had that intrusive thought about pushing someone onto the tracks again, i'd never do it",
 ]
 
 
@@ -199,6 +208,47 @@ def test_everyday_language_is_not(text):
     assert detect(text) is None
 
 
+@pytest.mark.parametrize("text", MAY_ASK)
+def test_near_misses_get_at_most_the_question(text):
+    found = detect(text)
+    assert found is None or found.level == POSSIBLE, found
+
+
+@pytest.mark.parametrize("text", SOFTENED)
+def test_the_past_someone_else_or_a_rejected_thought_gets_the_question_not_silence(text):
+    found = detect(text)
+    assert found is not None and found.level == POSSIBLE, found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i want to kill myself",
+        "ive got the pills lined up for tonight",
+        "took 40 paracetamol an hour ago",
+        "he hits me when he's drunk",
+        "i cut myself again last night",
+    ],
+)
+def test_plain_risk_gets_the_full_response(text):
+    assert detect(text).level == CLEAR
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i wish i could go to sleep and not wake up",
+        "everyone would be better off without me",
+        "i just want it all to stop",
+        "no point in living really",
+    ],
+)
+def test_passive_wishes_are_possible_risk_to_the_lexicon(text):
+    # The question, unless the learned net is sure enough of more.
+    assert detect_lexicon(text).level == POSSIBLE
+    assert detect(text) is not None
+
+
 @pytest.mark.parametrize(
     ("text", "category"),
     [
@@ -212,11 +262,13 @@ def test_everyday_language_is_not(text):
     ],
 )
 def test_the_category_is_the_kind_of_risk(text, category):
-    assert detect(text) == safety_net.Detection(category)
+    found = detect(text)
+    assert (found.level, found.net, found.category) == (CLEAR, "lexicon", category)
 
 
 def test_the_categories_are_the_kinds_of_risk_the_clinic_reviews():
-    raw = yaml.safe_load(safety_net.LEXICON.read_text(encoding="utf-8"))
+    raw = yaml.safe_load(lexicon.LEXICON.read_text(encoding="utf-8"))
+    assert set(raw["possible"]) <= set(raw["patterns"])
     assert set(raw["patterns"]) == {
         "suicidal",
         "self_harm",
@@ -225,11 +277,12 @@ def test_the_categories_are_the_kinds_of_risk_the_clinic_reviews():
         "medical_emergency",
         "intoxication_risk",
         "eating_risk",
+        "psychosis",
     }
 
 
-# Negation, the past and contrast: a risk phrase is excused only inside the
-# negated or past span, and a "but…" after it reopens it.
+# Negation, the past and contrast: a risk phrase is excused only inside the negated
+# span (softened inside a past one), and a "but…" after it reopens it.
 @pytest.mark.parametrize(
     ("text", "alerts"),
     [
@@ -239,8 +292,8 @@ def test_the_categories_are_the_kinds_of_risk_the_clinic_reviews():
         ("i dont want to die", False),
         ("i dont want to die but i dont want to live either", True),
         ("im not suicidal but part of me wants to die", True),
-        ("i used to self harm but im fine now", False),
-        ("i used to self harm and the urges are back", True),
+        ("i used to self harm but im fine now", POSSIBLE),
+        ("i used to self harm and the urges are back", CLEAR),
         ("i havent cut in a year until last night", True),
         ("no thoughts of suicide, just tired", False),
         ("no one knows i self harm", True),
@@ -255,7 +308,11 @@ def test_the_categories_are_the_kinds_of_risk_the_clinic_reviews():
     ],
 )
 def test_negation_past_and_contrast(text, alerts):
-    assert (detect(text) is not None) is alerts
+    found = detect(text)
+    if isinstance(alerts, str):
+        assert found is not None and found.level == alerts, found
+    else:
+        assert (found is not None) is alerts, found
 
 
 def test_a_risk_phrase_outside_an_idiom_still_alerts():
@@ -281,18 +338,18 @@ def test_stretched_letters_are_also_read_squeezed_to_one():
 
 
 def test_fragments_expand_and_unknown_ones_fail_loudly():
-    assert safety_net._expand(r"{a}\s+x", {"a": "{b}|c", "b": "B"}) == r"(?:(?:b)|c)\s+x"
+    assert lexicon.expand(r"{a}\s+x", {"a": "{b}|c", "b": "B"}) == r"(?:(?:b)|c)\s+x"
     with pytest.raises(ValueError):
-        safety_net._expand("{nope}", {})
+        lexicon.expand("{nope}", {})
 
 
 def test_patterns_lose_apostrophes_and_case_but_not_escapes():
-    assert safety_net._expand(r"Don'?t\S+\W", {}) == r"dont\S+\W"
+    assert lexicon.expand(r"Don'?t\S+\W", {}) == r"dont\S+\W"
 
 
 def test_no_pattern_matches_everything():
-    lexicon = safety_net._compiled()
-    every = [p for _, p in lexicon.patterns] + lexicon.idioms + lexicon.not_current
+    compiled = lexicon.compiled()
+    every = [p for _, _, p in compiled.patterns] + compiled.idioms + compiled.not_current + compiled.softening
     for pattern in every:
         assert not pattern.search(""), pattern.pattern
         assert not pattern.search("ok thanks"), pattern.pattern
@@ -319,7 +376,10 @@ def test_every_crisis_example_the_nlu_knows_is_caught_by_the_net():
     assert [text for text in examples if detect(text) is None] == []
 
 
-def test_ordinary_nlu_examples_rarely_alarm():
+def test_ordinary_nlu_examples_rarely_get_the_question_and_almost_never_the_full_response():
+    # Everyday homework talk, written for the NLU, never seen by the crisis nets' training.
     examples = [text for path in NLU_FILES for intent, text in _nlu_examples(path) if intent != "crisis"]
-    flagged = [text for text in examples if detect(text) is not None]
-    assert len(flagged) <= len(examples) // 100, flagged
+    found = [(text, a) for text in examples if (a := detect(text)) is not None]
+    full = [text for text, a in found if a.level == CLEAR]
+    assert len(full) <= len(examples) // 200, full
+    assert len(found) <= 3 * len(examples) // 100, [text for text, _ in found]
