@@ -86,7 +86,7 @@ compose-check:
 	@command -v docker-compose >/dev/null || { \
 		echo ">> installing Debian's docker-compose to validate docker-compose.yml"; \
 		(apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null) ; }
-	@mkdir -p var && printf 'TELEGRAM_BOT_TOKEN=check\nRASA_TOKEN=check\nPOSTGRES_PASSWORD=check\n' > var/compose-check.env
+	@mkdir -p var && printf 'TELEGRAM_BOT_TOKEN=check\nRASA_TOKEN=check\nACTION_SERVER_TOKEN=check\nPOSTGRES_PASSWORD=check\n' > var/compose-check.env
 	docker-compose --env-file var/compose-check.env -f docker-compose.yml config --quiet && echo "docker-compose.yml is valid"
 
 validate: lint rasa-validate compose-check

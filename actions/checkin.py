@@ -181,16 +181,19 @@ class ActionSaveCheckinDetails(Action):
         asked = Asked.of(tracker)
 
         def work(session):
-            if checkin_id is not None:
-                checkins.update_details(
+            found = find_task(session, asked)
+            if checkin_id is not None and found.patient is not None:
+                saved = checkins.update_details(
                     session=session,
                     checkin_id=int(checkin_id),
+                    patient_id=found.patient.id,
                     helpfulness=helpfulness,
                     difficulty=difficulty,
                     reflection=reflection,
                     reflection_shared=shared,
                 )
-            found = find_task(session, asked)
+                if not saved:
+                    log.warning("check-in %s refused: not one of the sender's own", checkin_id)
             if found.task is None:
                 return None
             return checkins.week_progress(session=session, assignment=found.task, now=utcnow())

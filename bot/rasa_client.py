@@ -10,6 +10,10 @@ import httpx
 log = logging.getLogger(__name__)
 
 
+# The bot's channel into Rasa (credentials.yml: channels.bridgework.BridgeworkInput).
+CHANNEL_PATH = "/webhooks/bridgework/webhook"
+
+
 class RasaUnavailable(Exception):
     """Rasa (or the action server behind it) did not answer usefully."""
 
@@ -25,9 +29,10 @@ class RasaClient:
     async def send(
         self, sender_id: str, text: str, metadata: dict[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        """A patient's message through the REST channel; returns Rasa's replies."""
+        """A patient's message through the bot's own channel (rasa_project/channels/bridgework.py,
+        Rasa's REST channel behind the token); returns Rasa's replies."""
         body = {"sender": sender_id, "message": text, "metadata": metadata or {}}
-        return await self._post("/webhooks/rest/webhook", body, authed=False)
+        return await self._post(CHANNEL_PATH, body, authed=False, bearer=True)
 
     async def trigger_intent(
         self, sender_id: str, intent: str, entities: dict[str, Any] | None = None
@@ -39,12 +44,13 @@ class RasaClient:
         )
         return list(result.get("messages") or []) if isinstance(result, dict) else []
 
-    async def _post(self, path: str, body: dict[str, Any], *, authed: bool) -> Any:
-        # The token travels as a query parameter (Rasa's way); it never reaches a log
-        # because errors below are logged by path and status only.
+    async def _post(self, path: str, body: dict[str, Any], *, authed: bool, bearer: bool = False) -> Any:
+        # The HTTP API takes the token as a query parameter (Rasa's way), the channel as a
+        # bearer header; neither reaches a log: errors below are logged by path and status.
         params = {"token": self._token} if authed and self._token else None
+        headers = {"Authorization": f"Bearer {self._token}"} if bearer and self._token else None
         try:
-            response = await self._http.post(path, json=body, params=params)
+            response = await self._http.post(path, json=body, params=params, headers=headers)
         except httpx.HTTPError as exc:
             log.warning("rasa unreachable on %s: %s", path.split("?")[0], type(exc).__name__)
             raise RasaUnavailable from None

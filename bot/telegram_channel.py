@@ -103,9 +103,11 @@ class TelegramChannel:
                     started = time.monotonic()
                     new = await run_in_thread(self._sessions, partial(_store, payloads=payloads))
                     stored = time.monotonic()
-                    # Stored durably: only now may the next request confirm them. The highest
-                    # id, not the last: an offset must never go back.
-                    offset = max(offset or 0, *(u.update_id + 1 for u in updates))
+                    # Stored durably: only now may the next request confirm them. One past the
+                    # batch's highest id, not its last (an old update sent again may come last),
+                    # and from this batch alone: after a week without updates Telegram may start
+                    # its ids again lower, and an offset kept higher would refuse them all.
+                    offset = max(u.update_id for u in updates) + 1
                     # Crisis language is answered now, not in its turn behind other patients.
                     await worker.triage([p for p in payloads if p["update_id"] in new])
                     worker.wake()

@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import sys
 
 from data.settings import get_settings
@@ -219,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything coach (and the processes it starts) creates is private from the start:
+    # var/, the SQLite files, logs, the generated endpoints.yml. Directories 0700, files 0600.
+    os.umask(0o077)
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -43,7 +43,11 @@ def write_endpoints(settings: Settings, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "endpoints.yml"
     config = {
-        "action_endpoint": {"url": settings.action_server_url},
+        # Rasa fills ${ACTION_SERVER_TOKEN} from its environment: the file holds no secret of it.
+        "action_endpoint": {
+            "url": settings.action_server_url,
+            "headers": {"Authorization": "Bearer ${ACTION_SERVER_TOKEN}"},
+        },
         "tracker_store": tracker_store_config(normalise_url(settings.rasa_tracker_url)),
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -56,6 +60,12 @@ def child_env(settings: Settings) -> dict[str, str]:
     env["DATABASE_URL"] = settings.database_url
     env["ACTION_SERVER_URL"] = settings.action_server_url
     env["RASA_TRACKER_URL"] = settings.rasa_tracker_url
+    if settings.rasa_token is not None:
+        # Rasa's launcher and its channel read it here: never on a command line.
+        env["RASA_TOKEN"] = settings.rasa_token.get_secret_value()
+    if settings.action_server_token is None:
+        raise SystemExit("ACTION_SERVER_TOKEN is not set: Rasa and the action server share it.")
+    env["ACTION_SERVER_TOKEN"] = settings.action_server_token.get_secret_value()
     # Rasa reads LOG_LEVEL too, and at DEBUG it logs every message the patient
     # sends: it never gets more than INFO.
     level = settings.log_level.upper()
@@ -122,14 +132,14 @@ def start_rasa(stack: Stack, settings: Settings, model: Path, log_dir: Path) -> 
         raise SystemExit("RASA_TOKEN is not set: Rasa's HTTP API must not run without a token.")
     endpoints = write_endpoints(settings, log_dir / "rasa")
     rasa_url = urlparse(settings.rasa_url)
+    # rasa_project/launch.py hands Rasa its token from the environment: `ps` never shows it.
     cmd = [
-        str(rasa_bin()),
+        str(rasa_bin().with_name("python")),
+        "launch.py",
         "run",
         "--model",
         str(model),
         "--enable-api",
-        "--auth-token",
-        settings.rasa_token.get_secret_value(),
         "--interface",
         rasa_url.hostname or "127.0.0.1",
         "--port",

@@ -28,16 +28,13 @@ log = logging.getLogger(__name__)
 
 def up(demo: bool = True) -> int:
     settings = get_settings()
-    if settings.rasa_token is None:
-        # A fresh token each run: Rasa's API is never open, and nothing to configure.
-        settings = settings.model_copy(update={"rasa_token": _secret()})
+    # Fresh tokens each run: Rasa's API and the action server are never open, and there is
+    # nothing to configure.
+    for name in ("rasa_token", "action_server_token"):
+        if getattr(settings, name) is None:
+            settings = settings.model_copy(update={name: _secret()})
     model = ensure_model()
-
-    from coach.cli import main as coach
-
-    coach(["db", "upgrade"])
-    if demo:
-        coach(["plan", "apply", str(DEMO_PLAN)])
+    prepare_database(settings, demo=demo)
 
     log_dir = default_log_dir()
     stack = Stack()
@@ -50,7 +47,8 @@ def up(demo: bool = True) -> int:
         wait_until_up(f"{settings.rasa_url}/", rasa, timeout=180)
         print(f"Ready in {time.monotonic() - started:.0f}s.", flush=True)
         terminal = settings.telegram_bot_token is None
-        configure("WARNING" if terminal else settings.log_level)
+        # The token made for this run is in no environment: named here, so no line can carry it.
+        configure("WARNING" if terminal else settings.log_level, secrets=_run_secrets(settings))
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_run_bot(settings, stack, terminal))
     finally:
@@ -58,6 +56,41 @@ def up(demo: bool = True) -> int:
         for child in stack.children:
             print(f"{child.name} stopped (exit {child.exited()}).", file=sys.stderr)
     return 0
+
+
+def prepare_database(settings, *, demo: bool) -> None:
+    """Migrate; then the demo patient, Sam, for the terminal chat only. With a real Telegram
+    token the demo's invite code, published in the README, would let a stranger link as Sam:
+    the demo plan is not applied, and its codes are revoked if an earlier run applied it."""
+    from data import invites
+    from data.care_plans import apply_plan
+    from data.db import make_engine, make_sessionmaker, transaction
+    from data.migrate import upgrade
+    from data.plan_schema import load_plan
+
+    upgrade(settings.database_url)
+    plan = load_plan(DEMO_PLAN)
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            if settings.telegram_bot_token is None:
+                if demo:
+                    for change in apply_plan(plan, session=session, invite_ttl_days=settings.invite_ttl_days):
+                        print(change, flush=True)
+                return
+            people = [*plan.patients, *plan.therapists]
+            codes = [person.invite_code for person in people if person.invite_code]
+            revoked = invites.revoke_codes(session=session, codes=codes)
+    finally:
+        engine.dispose()
+    if demo:
+        print(
+            "A Telegram token is set, so the demo patient is not created (its invite code is "
+            "public). Load your clinic's care plan with `coach plan apply FILE`.",
+            flush=True,
+        )
+    if revoked:
+        print(f"Revoked {revoked} demo invite code(s) left from an earlier run.", flush=True)
 
 
 async def _run_bot(settings, stack: Stack, terminal: bool) -> None:
@@ -77,6 +110,11 @@ async def _run_bot(settings, stack: Stack, terminal: bool) -> None:
                 await bot
             return
     await bot
+
+
+def _run_secrets(settings) -> tuple[str, ...]:
+    tokens = (settings.rasa_token, settings.action_server_token)
+    return tuple(s.get_secret_value() for s in tokens if s is not None)
 
 
 def _secret():

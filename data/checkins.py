@@ -54,18 +54,25 @@ def update_details(
     *,
     session: Session,
     checkin_id: int,
+    patient_id: str,
     helpfulness: int | None,
     difficulty: int | None,
     reflection: str | None,
     reflection_shared: bool,
-) -> None:
+) -> bool:
+    """Rate and annotate one of this patient's own check-ins; False (nothing changed) for
+    an id that isn't theirs: the id comes from the conversation, which anyone can post to."""
     row = session.get(CheckIn, checkin_id)
     if row is None:
-        return
+        return False
+    owner = session.get(Assignment, row.assignment_id)
+    if owner is None or owner.patient_id != patient_id:
+        return False
     row.helpfulness = helpfulness
     row.difficulty = difficulty
     row.reflection = reflection or None
     row.reflection_shared = bool(reflection) and reflection_shared
+    return True
 
 
 def week_progress(*, session: Session, assignment: Assignment, now: dt.datetime) -> tuple[int, int | None]:

@@ -5,20 +5,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from data.db import insert_once
 from data.models import InboxUpdate, utcnow
 
 MAX_ATTEMPTS = 8
+# An update id seen within this window is the same update sent again. Telegram keeps an
+# unconfirmed update for 24 hours; after a week without updates it may start its ids again,
+# randomly and lower, so an old id can name a new update.
+DEDUPE_WINDOW = dt.timedelta(days=2)
 
 
 def store(*, session: Session, updates: list[dict[str, Any]]) -> set[int]:
     """Keep each update once (Telegram may send it again); returns the ids that were new."""
     new: set[int] = set()
     for update in updates:
-        _, created = insert_once(
+        row, created = insert_once(
             session,
             InboxUpdate,
             {
@@ -29,14 +33,28 @@ def store(*, session: Session, updates: list[dict[str, Any]]) -> set[int]:
             },
             "update_id",
         )
+        if not created and _reused(row):
+            # An old id given to a new update: the old one was handled long ago.
+            row.payload, row.received_at, row.attempts = update, utcnow(), 0
+            row.processed_at = row.next_attempt_at = None
+            created = True
         if created:
             new.add(update["update_id"])
     return new
 
 
+def _reused(row: Any) -> bool:
+    return row is not None and row.processed_at is not None and row.received_at < utcnow() - DEDUPE_WINDOW
+
+
 def next_offset(*, session: Session) -> int | None:
-    highest = session.scalar(select(func.max(InboxUpdate.update_id)))
-    return None if highest is None else highest + 1
+    """One past the newest update received (by time: the ids may have started again lower)."""
+    latest = session.scalar(
+        select(InboxUpdate.update_id)
+        .order_by(InboxUpdate.received_at.desc(), InboxUpdate.update_id.desc())
+        .limit(1)
+    )
+    return None if latest is None else latest + 1
 
 
 def due(*, session: Session, limit: int = 100) -> list[tuple[int, dict[str, Any], int]]:

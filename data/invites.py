@@ -60,6 +60,22 @@ def issue_invite(
     return code
 
 
+def revoke_codes(*, session: Session, codes: list[str]) -> int:
+    """Revoke whichever of these codes are still open (published ones: the demo's); how many."""
+    if not codes:
+        return 0
+    return session.execute(
+        update(Invite)
+        .where(
+            Invite.code_hash.in_([hash_code(code) for code in codes]),
+            Invite.used_at.is_(None),
+            Invite.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def open_invite_matches(
     *, session: Session, code: str, patient_id: str | None = None, therapist_id: str | None = None
 ) -> bool:

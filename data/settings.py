@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: SecretStr | None = None
     action_server_url: str = "http://127.0.0.1:5055/webhook"
+    # Rasa shows it to the action server on every call (a bearer token); the action
+    # server refuses calls without it. `make run` makes a fresh one each run.
+    action_server_token: SecretStr | None = None
     log_level: str = "INFO"
     default_timezone: str = "Europe/London"
     # Extensions of the contract.
@@ -40,7 +43,7 @@ class Settings(BaseSettings):
     # After a crisis response the patient gets no nudges for this long.
     crisis_nudge_pause_hours: float = 24.0
 
-    @field_validator("telegram_bot_token", "rasa_token")
+    @field_validator("telegram_bot_token", "rasa_token", "action_server_token")
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:

@@ -26,7 +26,9 @@ def compose_config(env_file, **kwargs) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def config(tmp_path_factory):
     env = tmp_path_factory.mktemp("compose") / "check.env"
-    env.write_text("TELEGRAM_BOT_TOKEN=check\nRASA_TOKEN=check\nPOSTGRES_PASSWORD=check\n")
+    env.write_text(
+        "TELEGRAM_BOT_TOKEN=check\nRASA_TOKEN=check\nACTION_SERVER_TOKEN=check\nPOSTGRES_PASSWORD=check\n"
+    )
     result = compose_config(env)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
@@ -49,6 +51,21 @@ def test_services_wait_for_what_they_need(config):
     assert services["bot"]["depends_on"]["rasa"]["condition"] == "service_healthy"
     assert "healthcheck" in services["rasa"] and "healthcheck" in services["actions"]
     assert "3.6.21" in services["rasa"]["image"]
+
+
+def test_rasa_and_the_action_server_share_their_token(config):
+    services = config["services"]
+    assert services["actions"]["environment"]["ACTION_SERVER_TOKEN"] == "check"
+    assert services["rasa"]["environment"]["ACTION_SERVER_TOKEN"] == "check"
+    endpoints = yaml.safe_load((ROOT / "rasa_project" / "endpoints.compose.yml").read_text())
+    assert endpoints["action_endpoint"]["headers"] == {"Authorization": "Bearer ${ACTION_SERVER_TOKEN}"}
+
+
+def test_no_token_on_a_command_line(config):
+    for name, service in config["services"].items():
+        argv = [*(service.get("entrypoint") or []), *(service.get("command") or [])]
+        assert "check" not in argv and "--auth-token" not in argv, name
+    assert config["services"]["rasa"]["entrypoint"] == ["python", "launch.py"]
 
 
 def test_required_secrets_are_refused_when_missing(tmp_path):

@@ -243,3 +243,26 @@ def test_a_task_named_but_not_a_number_is_no_task_not_the_only_one(linked, sessi
     run(ActionLogCheckin(), forged)
     with sessions() as session:
         assert session.scalars(select(CheckIn)).all() == []
+
+
+def test_another_patients_checkin_id_changes_nothing_and_is_refused(linked, sessions, caplog):
+    events, _ = run(ActionLogCheckin(), tracker(linked["p-100"], "done", "report_done"))
+    alexs = slots_set(events)["checkin_id"]
+    forged = {
+        "checkin_id": alexs,
+        "helpfulness": "1",
+        "difficulty": "5",
+        "reflection": "overwritten by someone else",
+        "reflection_shared": True,
+    }
+    # Jo (or anyone posting as another sender) names Alex's check-in.
+    run(ActionSaveCheckinDetails(), tracker(linked["p-200"], "/affirm", "affirm", slots=forged))
+    with sessions() as session:
+        row = session.get(CheckIn, int(alexs))
+        assert (row.helpfulness, row.difficulty, row.reflection, row.reflection_shared) == (
+            None,
+            None,
+            None,
+            False,
+        )
+    assert "refused" in caplog.text and "overwritten" not in caplog.text

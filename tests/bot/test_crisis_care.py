@@ -137,3 +137,26 @@ def test_a_stranger_is_asked_too_and_nothing_is_stored(conversation, sessions):
     assert "Test crisis line" in numbers.text
     with sessions() as session:
         assert session.scalar(select(func.count(SafetyEvent.id))) == 0
+
+
+def test_rasa_is_told_when_the_lexicon_read_risk_words_as_not_current(sessions, tmp_path, conversation):
+    from tests.support.rasa_stub import RasaStub
+
+    with transaction(sessions) as session:
+        session.get(Patient, "p-100").consented_at = utcnow()
+
+    async def send(url):
+        talk = Conversation(
+            sessions=sessions,
+            rasa=RasaClient(url, "stub-token", timeout=5),
+            invite_ttl_days=14,
+            rasa_tracker_url=f"sqlite:///{tmp_path / 't2.db'}",
+        )
+        await talk.on_text(ALEX, "im not suicidal, just fed up with my job", "k1")
+        await talk.on_text(ALEX, "i did my thought record", "k2")
+
+    with RasaStub() as rasa:
+        run(send(rasa.url))
+    negated, ordinary = rasa.messages
+    assert negated["metadata"]["bw_crisis_excused"] == "1"
+    assert "bw_crisis_excused" not in ordinary["metadata"]

@@ -241,3 +241,18 @@ def test_crisis_words_in_an_edit_or_a_photo_caption_are_answered(make_channel, a
     assert sum("Test crisis line" in r["text"] for r in replies) == 2
     with sessions() as session:
         assert len(session.scalars(select(SafetyEvent)).all()) == 2
+
+
+def test_update_ids_that_start_again_lower_are_answered_and_confirmed(make_channel, api, sessions):
+    api.send_text(ALEX, "/help")
+    asyncio.run(_poll_once(make_channel()))
+    # After a quiet week Telegram may start its ids again, randomly, lower than the offset.
+    api.renumber(7_000_001)
+    api.send_text(ALEX, "/help")
+    api.send_text(ALEX, "/privacy")
+    asyncio.run(_poll_once(make_channel()))
+    assert len(api.sent(ALEX)) == 3  # both new messages answered...
+    assert api.pending_updates() == []  # ...and confirmed: the offset followed the new ids
+    with sessions() as session:
+        # The next run picks up from the newest update received, not the highest id seen.
+        assert inbox.next_offset(session=session) == 7_000_003

@@ -72,6 +72,7 @@ def stack(tmp_path_factory):
         rasa_tracker_url=f"sqlite:///{tmp / 'tracker.db'}",
         rasa_url=f"http://127.0.0.1:{_free_port()}",
         rasa_token=SecretStr(secrets.token_urlsafe(24)),
+        action_server_token=SecretStr(secrets.token_urlsafe(24)),
         action_server_url=f"http://127.0.0.1:{_free_port()}/webhook",
         log_level="DEBUG",  # the most a log could ever say; tests check it says nothing private
     )

@@ -283,6 +283,35 @@ def test_crisis_language_gets_resources_at_once(stack):
     assert [c["detected_by"] for c in alex["crisis"]] == ["lexicon"]
 
 
+DB_ERROR_MARKER = "my neighbour's blue bicycle"
+
+
+def test_a_database_error_while_handling_quotes_no_words_in_any_log(stack):
+    """The database refuses a pushback's words (a trigger forces the error); the action
+    server logs the failure and still answers, and the words appear nowhere (checked in
+    the next test)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(stack.settings.database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TRIGGER refuse_pushback BEFORE INSERT ON safety_event "
+                "WHEN NEW.kind = 'resistance' BEGIN SELECT RAISE(ABORT, 'forced by the test'); END"
+            )
+        )
+    try:
+        api = stack.api
+        before = len(api.sent(PATIENT))
+        api.send_text(PATIENT, f"there's no point, this is as much use as {DB_ERROR_MARKER}")
+        wait_for_text(api, PATIENT, before, "how important is working on this")
+        assert "forced by the test" in stack.logs()  # the error was logged, SQL and all
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DROP TRIGGER IF EXISTS refuse_pushback"))
+        engine.dispose()
+
+
 def test_no_private_words_ids_or_tokens_in_any_log(stack):
     logs = stack.logs()
     assert "bot started" in logs  # the logs are really there
@@ -292,11 +321,14 @@ def test_no_private_words_ids_or_tokens_in_any_log(stack):
         "manager emailed me",
         "been so busy with work",
         "just want to kill myself",
+        DB_ERROR_MARKER,
+        "blue bicycle",
         "why do I have to do this",
         "Test Friend",
         str(PATIENT),
         "Alex",
         stack.settings.rasa_token.get_secret_value(),
+        stack.settings.action_server_token.get_secret_value(),
         "AAtest-token-for-the-loopback-server0",
     ):
         assert secret not in logs, f"{secret!r} leaked into a log"

@@ -1175,6 +1175,13 @@ class FakeBotApi:
                 query["data"] = data
             return self._push({"callback_query": query})
 
+    def renumber(self, next_update_id: int) -> None:
+        """Start the update ids again from `next_update_id`, lower than before, as Telegram
+        does after a week without updates ("the identifier of the next update will be chosen
+        randomly instead of sequentially")."""
+        with self._cond:
+            self._next_update_id = next_update_id
+
     def redeliver(self, update_id: int) -> None:
         """Deliver an update once more, unchanged, after newer ones.  Telegram promises never
         to send an update again once a later offset confirmed it; a bot that stores updates
@@ -1650,6 +1657,11 @@ class FakeBotApi:
         self._poll_generation += 1
         generation = self._poll_generation
         self._cond.notify_all()
+        if offset > self._next_update_id:
+            # Beyond anything issued: a bot's offset from before the ids were renumbered
+            # (Telegram picks a random next id after a week without updates). It confirms
+            # nothing any more, as with Telegram, which then returns the new updates.
+            offset = 0
         if offset < 0:
             del self._queue[:offset]  # keep the last -offset updates, forget the rest
         elif offset > 0:

@@ -15,6 +15,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from bot.rasa_client import CHANNEL_PATH
+
 _PATH = re.compile(r"^/conversations/([^/]+)/trigger_intent$")
 
 
@@ -35,7 +37,9 @@ class RasaStub:
                 url = urlsplit(self.path)
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 match = _PATH.match(url.path)
-                if url.path == "/webhooks/rest/webhook":  # like Rasa's, no token on this one
+                if url.path == CHANNEL_PATH:  # the bot's channel: a bearer token
+                    if self.headers.get("Authorization") != f"Bearer {stub.token}":
+                        return self._send(401, {"error": "unauthorised"})
                     with stub._lock:
                         stub.messages.append(body)
                     return self._send(200, [])
