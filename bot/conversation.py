@@ -28,7 +28,7 @@ from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.reassurance import is_reassurance
 from bot.rendering import Button, Reply, from_rasa
 from data import erasure, export, invites, nudge_log, patients, rasa_tracker, safety_events, schedule_changes
-from data.db import run_in_thread
+from data.db import is_transient, run_in_thread
 from data.models import Patient, utcnow
 from data.wording import CRISIS_NUMBERS, parse_risk_answer
 
@@ -150,7 +150,12 @@ class Conversation:
         # Crisis language is answered however fast someone is writing.
         if assessment is None and (flooded := self._flooded(sender, key)) is not None:
             return flooded
-        patient = await self._patient(sender)
+        try:
+            patient = await self._patient(sender)
+        except Exception as exc:
+            if assessment is None or not is_transient(exc):
+                raise
+            return self.care.without_database(assessment)
         if patient is None:
             if assessment is not None:
                 return await self.care.for_stranger(assessment)
@@ -180,7 +185,12 @@ class Conversation:
         # An answer to the crisis question is heard however fast someone is pressing.
         if risk_answer is None and (flooded := self._flooded(sender, key)) is not None:
             return flooded
-        patient = await self._patient(sender)
+        try:
+            patient = await self._patient(sender)
+        except Exception as exc:
+            if (risk_answer is None and data != CRISIS_NUMBERS) or not is_transient(exc):
+                raise
+            return self.care.answered_without_database(risk_answer[0] if risk_answer else None)
         if patient is None:
             if risk_answer is not None:
                 return await self.care.stranger_answered(risk_answer[0])

@@ -146,6 +146,22 @@ class CrisisCare:
         lines = await run_in_thread(self._sessions, lambda s: patients.all_crisis_resources(session=s))
         return [Reply(say("crisis_unlinked", resources=bullets(lines) or say("crisis_no_resources")))]
 
+    def without_database(self, assessment: Assessment) -> list[Reply]:
+        """The database is down: crisis language is answered all the same, from what the bot
+        knows without it (general numbers; the question unrecorded). Nothing can be stored,
+        so the therapist is not alerted: logged as an error for the clinic to see."""
+        log.error("crisis language answered without the database (%s): not recorded", assessment.level)
+        if assessment.level == CLEAR:
+            return self.help_replies(patients.CrisisHelp([], []))
+        return [_question(NO_RECORD, assessment.category)]
+
+    def answered_without_database(self, answer: str | None) -> list[Reply]:
+        """An answer to the question, or the numbers button, while the database is down."""
+        if answer == "no":
+            return [Reply(say("risk_no"))]
+        log.error("crisis response given without the database: not recorded")
+        return self.help_replies(patients.CrisisHelp([], []))
+
     async def _tell_rasa(self, patient: PatientView, intent: str, key: str) -> None:
         try:
             await self._rasa.send(patient.sender_id, intent, {"bw_message_id": key})

@@ -10,15 +10,22 @@ before Telegram is told we have them). Two things then happen:
   different chats are handled side by side (up to `concurrency` at once), so one
   slow conversation doesn't hold up everyone else's.
 
-An update is marked done only by the handler, after it has been answered; one
-that must wait (Rasa down) comes back when its retry is due.
+The handler answers and says what became of the update (Outcome); the worker
+writes it down. An update is marked done only once it has been answered; one that
+must wait (Rasa down) comes back when its retry is due, and one that could not be
+handled for the whole retry window is answered plainly (the handler's `gave_up`).
+A database that fails along the way loses nothing: the update stays in the inbox and
+is held back in memory with a growing pause, and what could not be written down
+(done, or a retry) is written when the database answers again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,16 +34,27 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.conversation import assess_many
 from data import inbox
-from data.db import run_in_thread
+from data.db import is_transient, run_in_thread
 
 log = logging.getLogger(__name__)
 
-# handle(update id, payload, attempts so far, crisis assessment or UNASSESSED)
-Handler = Callable[[int, dict[str, Any], int, Any], Awaitable[None]]
+
+class Outcome(enum.Enum):
+    DONE = "done"  # answered (or nothing to answer): the words may go
+    RETRY = "retry"  # could not be acted on yet (Rasa down): again after the stored back-off
+    HOLD = "hold"  # the database failed while handling: again soon, nothing written
+
+
+# handle(update id, payload, attempts so far, crisis assessment or UNASSESSED) -> Outcome
+Handler = Callable[[int, dict[str, Any], int, Any], Awaitable[Outcome]]
+# gave_up(payload): the retries ran out; tell the patient plainly.
+GaveUp = Callable[[dict[str, Any]], Awaitable[None]]
 UNASSESSED: Any = object()
 # How often the queue is looked at when nothing wakes it: retries fall due on their own.
 IDLE_SECONDS = 2.0
 BATCH = 200
+# An update held back after a database failure waits 1, 2, 4 ... seconds, at most this.
+HOLD_CAP_SECONDS = 60.0
 
 
 def chat_of(payload: dict[str, Any]) -> int | None:
@@ -71,9 +89,17 @@ def words_of(payload: dict[str, Any]) -> str | None:
 
 
 class InboxWorker:
-    def __init__(self, sessions: sessionmaker[Session], handle: Handler, *, concurrency: int = 8):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        handle: Handler,
+        *,
+        gave_up: GaveUp | None = None,
+        concurrency: int = 8,
+    ):
         self._sessions = sessions
         self._handle = handle
+        self._gave_up = gave_up
         self._concurrency = concurrency
         self._in_hand: set[int] = set()
         self._busy: Counter[int] = Counter()  # chat id -> updates of it in hand
@@ -84,6 +110,11 @@ class InboxWorker:
         self._reading: set[int] = set()  # being read by triage just now
         # Finished while the queue was being read: that read may still show them as due.
         self._finished: set[int] = set()
+        # Held back after a database failure: update id -> (failures, not before (monotonic)).
+        self._held: dict[int, tuple[int, float]] = {}
+        # Outcomes the database could not take yet (written before anything else is read).
+        self._unwritten: dict[int, Outcome] = {}
+        self._database_down = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -113,7 +144,10 @@ class InboxWorker:
         """Hand due updates to handlers until `stop`; then wait for those in hand."""
         try:
             while not stop.is_set():
-                await self._dispatch()
+                try:
+                    await self._dispatch()
+                except Exception:  # a bug must not stop every chat: logged, tried again
+                    log.exception("inbox: reading the queue failed")
                 self._wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
@@ -136,19 +170,76 @@ class InboxWorker:
         if len(self._tasks) >= self._concurrency:
             return 0
         self._finished.clear()
-        batch = await run_in_thread(self._sessions, lambda s: inbox.due(session=s, limit=BATCH))
+        try:
+            for update_id, outcome in list(self._unwritten.items()):
+                await self._write(update_id, outcome)
+                del self._unwritten[update_id]
+            batch = await run_in_thread(self._sessions, lambda s: inbox.due(session=s, limit=BATCH))
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            self._database_failed(exc)
+            return 0
+        if self._database_down:
+            self._database_down = False
+            log.warning("the database answers again; the inbox carries on")
         started = 0
+        now = time.monotonic()
         for update_id, payload, attempts in batch:
             if len(self._tasks) >= self._concurrency:
                 break
             if update_id in self._in_hand or update_id in self._reading or update_id in self._finished:
                 continue
+            failures, not_before = self._held.get(update_id, (0, 0.0))
+            if not_before > now:
+                continue
             chat = chat_of(payload)
             if chat is not None and self._busy[chat]:
                 continue  # an earlier update of this chat is still in hand: order within a chat
-            self._start(payload, attempts, self._assessed.pop(update_id, UNASSESSED))
+            # Failures held in memory count as attempts: the patient is told of a delay once.
+            self._start(payload, attempts + failures, self._assessed.pop(update_id, UNASSESSED))
             started += 1
         return started
+
+    def _database_failed(self, exc: BaseException) -> None:
+        if not self._database_down:
+            self._database_down = True
+            log.warning("the database failed (%s); the inbox waits and tries again", type(exc).__name__)
+
+    async def _write(self, update_id: int, outcome: Outcome) -> bool | None:
+        """Write an outcome down; for a retry, False when the retries have run out."""
+        if outcome is Outcome.DONE:
+            await run_in_thread(self._sessions, lambda s: inbox.mark_done(session=s, update_id=update_id))
+            return None
+        return await run_in_thread(self._sessions, lambda s: inbox.mark_retry(session=s, update_id=update_id))
+
+    async def _settle(self, update_id: int, payload: dict[str, Any], outcome: Outcome) -> None:
+        """Write down what became of an update; hold it back if the database can't take it."""
+        if outcome is not Outcome.HOLD:
+            try:
+                retried = await self._write(update_id, outcome)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                self._database_failed(exc)
+                if outcome is Outcome.DONE:
+                    # Answered: never handled again, whatever the inbox still says.
+                    self._unwritten[update_id] = outcome
+                    self._held.pop(update_id, None)
+                    return
+            else:
+                self._held.pop(update_id, None)
+                if retried is False:
+                    log.warning("update %s: retries ran out; the patient is told", update_id)
+                    if self._gave_up is not None:
+                        await self._gave_up(payload)
+                return
+        self._hold(update_id)
+
+    def _hold(self, update_id: int) -> None:
+        failures = self._held.get(update_id, (0, 0.0))[0] + 1
+        pause = min(2.0 ** (failures - 1), HOLD_CAP_SECONDS)
+        self._held[update_id] = (failures, time.monotonic() + pause)
 
     def _start(self, payload: dict[str, Any], attempts: int, assessment: Any) -> None:
         """Handle one update in its own task (one the crisis net flagged goes even if an
@@ -161,9 +252,15 @@ class InboxWorker:
 
         async def work() -> None:
             try:
-                await self._handle(update_id, payload, attempts, assessment)
-            except Exception:  # the handler logs its own failures; nothing may stop the worker
+                outcome = await self._handle(update_id, payload, attempts, assessment)
+            except Exception:  # the handler answers its own failures; kept, never lost
                 log.exception("update %s: handler failed", update_id)
+                outcome = Outcome.HOLD
+            try:
+                await self._settle(update_id, payload, outcome)
+            except Exception:  # nothing may stop the worker
+                log.exception("update %s: outcome not written", update_id)
+                self._hold(update_id)
             finally:
                 self._in_hand.discard(update_id)
                 self._finished.add(update_id)

@@ -24,6 +24,8 @@ class Reply:
     buttons: tuple[Button, ...] = field(default_factory=tuple)
     # A file to send with the text as its caption: (file name, contents).
     document: tuple[str, bytes] | None = None
+    # The id of the patient's message this answers, shown quoted above it.
+    reply_to: int | None = None
 
 
 def from_rasa(messages: Iterable[dict[str, Any]]) -> list[Reply]:

@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import InlineKeyboardMarkup, InputFile, Update
+from telegram import InlineKeyboardMarkup, InputFile, ReplyParameters, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
 from telegram.ext import ExtBot
@@ -27,12 +27,12 @@ from telegram.request import HTTPXRequest
 
 from bot.content import say
 from bot.conversation import Conversation, RetryLater, Sender
-from bot.inbox_worker import UNASSESSED, InboxWorker
+from bot.inbox_worker import UNASSESSED, InboxWorker, Outcome
 from bot.pacing import Delivery, Paced, PacedRateLimiter, Pacer
-from bot.rendering import Reply, split_text, telegram_markup
+from bot.rendering import Button, Reply, split_text, telegram_markup
 from data import chat_messages, inbox
-from data.db import run_in_thread
-from data.wording import parse_risk_answer
+from data.db import is_transient, run_in_thread
+from data.wording import CRISIS_NUMBERS, parse_risk_answer
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,8 @@ class TelegramChannel:
     # --- polling -----------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        offset = await run_in_thread(self._sessions, lambda s: inbox.next_offset(session=s))
-        worker = InboxWorker(self._sessions, self._process_one)
+        offset = await self._first_offset(stop)
+        worker = InboxWorker(self._sessions, self._process_one, gave_up=self._gave_up)
         await worker.drain()  # what a previous run stored but never finished
         working = asyncio.create_task(worker.run(stop))
         backoff = 1.0
@@ -88,7 +88,6 @@ class TelegramChannel:
             while not stop.is_set():
                 try:
                     updates = await self._poll(offset, stop)
-                    backoff = 1.0
                 except Conflict:
                     log.error("another bot instance is polling with this token; waiting")
                     await _sleep_or_stop(stop, 30)
@@ -101,7 +100,14 @@ class TelegramChannel:
                 if updates:
                     payloads = [u.to_dict() for u in updates]
                     started = time.monotonic()
-                    new = await run_in_thread(self._sessions, partial(_store, payloads=payloads))
+                    try:
+                        new = await run_in_thread(self._sessions, partial(_store, payloads=payloads))
+                    except Exception as exc:
+                        if not is_transient(exc):
+                            raise
+                        # Not stored, so not confirmed: Telegram sends the batch again.
+                        backoff = await _wait_for_database(stop, exc, backoff)
+                        continue
                     stored = time.monotonic()
                     # Stored durably: only now may the next request confirm them. One past the
                     # batch's highest id, not its last (an old update sent again may come last),
@@ -117,9 +123,21 @@ class TelegramChannel:
                         1000 * (stored - started),
                         1000 * (time.monotonic() - stored),
                     )
+                backoff = 1.0
         finally:
             stop.set()
             await working
+
+    async def _first_offset(self, stop: asyncio.Event) -> int | None:
+        """Where polling starts: from the inbox, waiting for the database if it is down."""
+        backoff = 1.0
+        while True:
+            try:
+                return await run_in_thread(self._sessions, lambda s: inbox.next_offset(session=s))
+            except Exception as exc:
+                if not is_transient(exc) or stop.is_set():
+                    raise
+                backoff = await _wait_for_database(stop, exc, backoff)
 
     async def _poll(self, offset: int | None, stop: asyncio.Event) -> list[Update]:
         """One long poll, abandoned as soon as `stop` is set.
@@ -142,20 +160,31 @@ class TelegramChannel:
 
     async def _process_one(
         self, update_id: int, payload: dict[str, Any], attempts: int, assessment: Any = UNASSESSED
-    ) -> None:
-        """Handle one stored update; marked done once answered, or put back for a retry."""
+    ) -> Outcome:
+        """Handle one stored update and say what became of it (the worker writes it down)."""
         try:
             update = Update.de_json(payload, self.bot)
             await self.handle(update, first_attempt=attempts == 0, assessment=assessment)
         except RetryLater:
-            retried = await run_in_thread(
-                self._sessions, lambda s: inbox.mark_retry(session=s, update_id=update_id)
-            )
-            log.warning("update %s deferred (will retry: %s)", update_id, retried)
-            return
-        except Exception:
+            log.warning("update %s deferred: Rasa is not answering", update_id)
+            return Outcome.RETRY
+        except Exception as exc:
+            if is_transient(exc):
+                log.warning("update %s held back: the database failed (%s)", update_id, type(exc).__name__)
+                return Outcome.HOLD
+            # A fault of ours that would fail the same way again: answered with an apology.
             log.exception("update %s failed", update_id)
-        await run_in_thread(self._sessions, lambda s: inbox.mark_done(session=s, update_id=update_id))
+        return Outcome.DONE
+
+    async def _gave_up(self, payload: dict[str, Any]) -> None:
+        """The retries ran out: say so plainly, as a reply to the message itself."""
+        update = Update.de_json(payload, self.bot)
+        chat, message = update.effective_chat, update.effective_message
+        if chat is None or chat.type != ChatType.PRIVATE:
+            return
+        reply_to = message.message_id if message is not None else None
+        text, buttons = say("gave_up"), (Button(say("crisis_numbers_button"), CRISIS_NUMBERS),)
+        await self.send(chat.id, [Reply(text, buttons, reply_to=reply_to)])
 
     # --- routing: every kind of update, in one place ----------------------------------
 
@@ -195,8 +224,11 @@ class TelegramChannel:
             if first_attempt:
                 await self.send(chat.id, deferred.replies)
             raise
-        except Exception:
-            await self.send(chat.id, [Reply(say("error"))])
+        except Exception as exc:
+            if not is_transient(exc):
+                await self.send(chat.id, [Reply(say("error"))])
+            elif first_attempt:  # kept and tried again: the patient hears so once
+                await self.send(chat.id, [Reply(say("unavailable"))])
             raise
         await self.send(chat.id, replies, crisis=flagged)
 
@@ -277,6 +309,10 @@ class TelegramChannel:
                 shown = markup.to_dict() if markup else None  # as Telegram will hold it
                 common = {
                     "reply_markup": markup,
+                    # Only the first part answers a message; it may have been deleted since.
+                    "reply_parameters": ReplyParameters(reply.reply_to, allow_sending_without_reply=True)
+                    if reply.reply_to and i == 0
+                    else None,
                     "protect_content": True,
                     "disable_notification": silent,
                     "rate_limit_args": Paced(
@@ -396,6 +432,13 @@ def _record(session: Session, **kwargs: Any) -> int:
 
 def _store(session: Session, *, payloads: list[dict[str, Any]]) -> set[int]:
     return inbox.store(session=session, updates=payloads)
+
+
+async def _wait_for_database(stop: asyncio.Event, exc: Exception, backoff: float) -> float:
+    """Wait before trying the inbox again; returns the next, longer wait."""
+    log.warning("inbox not reachable (%s); retrying in %.0fs", type(exc).__name__, backoff)
+    await _sleep_or_stop(stop, backoff)
+    return min(backoff * 2, 60)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

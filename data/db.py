@@ -12,6 +12,8 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -34,6 +36,15 @@ def make_engine(url: str) -> Engine:
         return engine
     # hide_parameters: an error quotes its SQL, never the values (a patient's words).
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database failure that may pass: the server gone or restarting, a dropped
+    connection, a full pool, a locked SQLite file. Worth retrying; never worth losing a
+    patient's message over."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeout))
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.db import make_engine, make_sessionmaker
 from data.migrate import upgrade
+from tests.support.tcp_proxy import TcpProxy
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -71,3 +73,15 @@ def sessions(db_url) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(db_url)
     yield make_sessionmaker(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def flaky_database(postgres_server) -> Iterator[tuple[sessionmaker[Session], TcpProxy]]:
+    """A migrated PostgreSQL reached through a proxy the test can cut: real failed connections."""
+    _reset_postgres(postgres_server)
+    upgrade(postgres_server)
+    url = make_url(postgres_server)
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        engine = make_engine(url.set(port=proxy.port).render_as_string(hide_password=False))
+        yield make_sessionmaker(engine), proxy
+        engine.dispose()
