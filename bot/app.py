@@ -37,6 +37,7 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
         invite_ttl_days=settings.invite_ttl_days,
         rasa_tracker_url=settings.rasa_tracker_url,
         flood_limit=settings.flood_messages_per_minute,
+        retention_days=settings.retention_days,
     )
     stop = asyncio.Event()
     if settings.telegram_bot_token is not None:
@@ -61,6 +62,8 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
             ),
             reconcile_seconds=settings.nudge_reconcile_seconds,
             misfire_grace_seconds=settings.nudge_grace_minutes * 60,
+            retention_days=settings.retention_days,
+            rasa_tracker_url=settings.rasa_tracker_url,
         )
 
     scheduler = None

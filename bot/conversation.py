@@ -30,6 +30,7 @@ from bot.rendering import Button, Reply, from_rasa
 from data import erasure, export, invites, nudge_log, patients, rasa_tracker, safety_events, schedule_changes
 from data.db import is_transient, run_in_thread
 from data.models import Patient, utcnow
+from data.retention import DEFAULT_RETENTION_DAYS
 from data.wording import CRISIS_NUMBERS, parse_risk_answer
 
 __all__ = ["NLU_TEXT_LIMIT", "Conversation", "PatientView", "RetryLater", "Sender", "assess", "assess_many"]
@@ -93,8 +94,10 @@ class Conversation:
         invite_ttl_days: int,
         rasa_tracker_url: str,
         flood_limit: int = 20,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
     ):
         self._sessions = sessions
+        self._retention_days = retention_days
         self._flood = FloodGuard(limit=flood_limit)
         self._rasa = rasa
         self._invite_ttl_days = invite_ttl_days
@@ -113,6 +116,8 @@ class Conversation:
         if command == "start":
             if patient is None:
                 return await self._link(sender, argument)
+            if patient.discharged:
+                return [Reply(say("discharged"))]
             if not patient.consented:
                 return [self._consent_prompt(patient)]
             return [Reply(say("already_linked"))] + await self._to_rasa(patient, "/greet", key)
@@ -121,7 +126,7 @@ class Conversation:
         if command == "help":
             return [Reply(say("help"))]
         if command == "privacy":
-            return [Reply(say("privacy"))]
+            return [Reply(say("privacy", retention_days=str(self._retention_days)))]
         if command == "forget":
             buttons = content()["forget_buttons"]
             return [
@@ -135,6 +140,8 @@ class Conversation:
             ]
         if command == "mydata":
             return [await self._my_data(patient)]
+        if patient.discharged:
+            return [Reply(say("discharged"))]
         if command in _NUDGE_COMMANDS:
             if not patient.consented:
                 return [self._consent_prompt(patient)]
@@ -163,6 +170,8 @@ class Conversation:
         if assessment is not None:
             # Before consent and before Rasa: the answer never waits on either.
             return await self.care.answer(patient, assessment, key)
+        if patient.discharged:
+            return [Reply(say("discharged"))]
         if not patient.consented:
             return [self._consent_prompt(patient)]
         if is_reassurance(text) and await self._second_check_due(patient):
@@ -201,6 +210,8 @@ class Conversation:
             return await self.care.answered(patient, *risk_answer, key)
         if data.startswith("bw:"):
             return await self._bot_button(patient, data, key)
+        if patient.discharged:
+            return [Reply(say("discharged"))]
         if not patient.consented:
             return [self._consent_prompt(patient)]
         if not _RASA_PAYLOAD.match(data):
@@ -257,7 +268,13 @@ class Conversation:
             # they can be reached again if they had blocked the bot.
             nudge_log.mark_answered(session=session, patient_id=row.id)
             row.unreachable_at = None
-            return PatientView(row.id, row.sender_id, row.display_name, row.consented_at is not None)
+            return PatientView(
+                row.id,
+                row.sender_id,
+                row.display_name,
+                row.consented_at is not None,
+                discharged=row.discharged_at is not None,
+            )
 
         return await run_in_thread(self._sessions, work)
 

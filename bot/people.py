@@ -20,3 +20,5 @@ class PatientView:
     sender_id: str  # the pseudonymous id Rasa knows them by
     display_name: str
     consented: bool
+    # The clinic closed the plan: only crisis care, /mydata, /forget and /privacy still work.
+    discharged: bool = False

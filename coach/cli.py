@@ -119,6 +119,30 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_discharge(args: argparse.Namespace) -> int:
+    from data.care_plans import set_discharged
+    from data.db import transaction
+    from data.models import Patient
+
+    settings = get_settings()
+    with transaction(_sessions()) as session:
+        patient = session.get(Patient, args.patient_id)
+        if patient is None or patient.erased_at is not None:
+            print(f"No patient with id {args.patient_id!r} (or their data is erased).", file=sys.stderr)
+            return 1
+        if (patient.discharged_at is None) == args.reopen:
+            print(f"{args.patient_id}: already {'active' if args.reopen else 'discharged'}; nothing changed.")
+            return 0
+        set_discharged(patient, not args.reopen)
+    if args.reopen:
+        print(f"{args.patient_id}: plan reopened; reminders resume.")
+    else:
+        print(f"{args.patient_id}: plan closed. Reminders stop; the patient gets a goodbye in Telegram;")
+        print(f"their data is erased in {settings.retention_days} days (RETENTION_DAYS).")
+        print("A care-plan file that still says `status: active` reopens the plan when applied.")
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from data.migrate import upgrade
 
@@ -204,6 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     invite = sub.add_parser("invite", help="a fresh single-use invite code")
     invite.add_argument("patient_id")
     invite.set_defaults(func=cmd_invite)
+
+    discharge = sub.add_parser("discharge", help="close a patient's plan: nudges stop, goodbye, erased later")
+    discharge.add_argument("patient_id")
+    discharge.add_argument("--reopen", action="store_true", help="reopen a closed plan")
+    discharge.set_defaults(func=cmd_discharge)
 
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from urllib.parse import urlparse
 import httpx
 import yaml
 
+from coach.logfiles import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, RotatingLog, copy_to_log
 from coach.model import rasa_env
 from coach.paths import RASA_PROJECT, ROOT, VAR, rasa_bin
 from data.db import normalise_url
@@ -86,21 +88,26 @@ class Child:
 @dataclass
 class Stack:
     children: list[Child] = field(default_factory=list)
+    # Each child's log file is cut at this size, keeping this many old ones (coach/logfiles.py).
+    log_max_bytes: int = DEFAULT_MAX_BYTES
+    log_backups: int = DEFAULT_BACKUPS
+    _copiers: list[threading.Thread] = field(default_factory=list)
 
     def start(self, name: str, cmd: list[str], env: dict[str, str], cwd: Path, log_dir: Path) -> Child:
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / f"{name}.log"
-        log_file = log_path.open("ab")
+        log = RotatingLog(log_path, max_bytes=self.log_max_bytes, backups=self.log_backups)
         process = subprocess.Popen(
             cmd,
             cwd=cwd,
             env=env,
-            stdout=log_file,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        log_file.close()
+        assert process.stdout is not None
+        self._copiers.append(copy_to_log(process.stdout, log))
         child = Child(name, process, log_path)
         self.children.append(child)
         return child
@@ -119,6 +126,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(child.process.pid, signal.SIGKILL)
                 child.process.wait()
+        for copier in self._copiers:  # the last lines reach the files
+            copier.join(timeout=5)
 
 
 def start_actions(stack: Stack, settings: Settings, log_dir: Path) -> Child:

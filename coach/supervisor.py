@@ -37,7 +37,7 @@ def up(demo: bool = True) -> int:
     prepare_database(settings, demo=demo)
 
     log_dir = default_log_dir()
-    stack = Stack()
+    stack = Stack(log_max_bytes=settings.log_max_bytes, log_backups=settings.log_backups)
     started = time.monotonic()
     try:
         actions = start_actions(stack, settings, log_dir)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data import invites
-from data.models import Assignment, Clinic, Patient, Therapist
+from data.models import Assignment, Clinic, Patient, Therapist, utcnow
 from data.plan_schema import CarePlan
 
 
@@ -91,6 +91,12 @@ def apply_plan(plan: CarePlan, *, session: Session, invite_ttl_days: int) -> lis
     return changes
 
 
+def set_discharged(row: Patient, discharged: bool) -> None:
+    """Close (or reopen) a patient's plan; the goodbye and the erasure follow from the row."""
+    row.discharged_at = utcnow() if discharged else None
+    row.goodbye_sent_at = None
+
+
 def _apply_patient(patient, plan: CarePlan, *, session: Session, invite_ttl_days: int) -> list[str]:
     changes: list[str] = []
     row = session.get(Patient, patient.id)
@@ -113,6 +119,9 @@ def _apply_patient(patient, plan: CarePlan, *, session: Session, invite_ttl_days
         },
         is_new,
     )
+    if (patient.status == "discharged") != (row.discharged_at is not None):
+        changes.append(f"patient {patient.id}: {patient.status}")
+        set_discharged(row, patient.status == "discharged")
     session.flush()
 
     if patient.invite_code:

@@ -46,8 +46,11 @@ class Erased:
     message_ids: list[int]
 
 
-def erase_patient(*, session: Session, patient_id: str) -> Erased | None:
+def erase_patient(*, session: Session, patient_id: str, therapist_told: bool = False) -> Erased | None:
     """Erase the patient's data and unlink them; says what is left to clear elsewhere.
+
+    `therapist_told`: the therapist knows already (a discharge the clinic made), so no
+    "your patient left" message follows.
 
     The patient row itself stays (the therapist's plan refers to it) with no
     Telegram link, a fresh sender id and `erased_at` set, so the report can say
@@ -91,5 +94,6 @@ def erase_patient(*, session: Session, patient_id: str) -> Erased | None:
     patient.unreachable_at = None
     patient.silent_nudges = False
     patient.erased_at = utcnow()
-    patient.left_notified_at = None  # the therapist hears of it (scheduler/service.py)
+    # The therapist hears of a /forget (scheduler/service.py), not of their own discharge.
+    patient.left_notified_at = utcnow() if therapist_told else None
     return erased

@@ -106,6 +106,9 @@ class Patient(Base):
     silent_nudges: Mapped[bool] = mapped_column(Boolean, default=False)
     # Steps the patient and therapist agreed for a crisis, shown with the crisis resources.
     safety_plan: Mapped[list[str] | None] = mapped_column(JSON)
+    # The clinic closed the plan: no more nudges, a goodbye, and erasure after the retention period.
+    discharged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    goodbye_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     therapist: Mapped[Therapist] = relationship()
     assignments: Mapped[list[Assignment]] = relationship(back_populates="patient", order_by="Assignment.id")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from data.models import Assignment, Clinic, Patient, utcnow
@@ -62,3 +63,33 @@ def record_consent(*, session: Session, patient_id: str) -> None:
     patient = session.get(Patient, patient_id)
     if patient is not None and patient.consented_at is None:
         patient.consented_at = utcnow()
+
+
+def goodbyes_due(*, session: Session) -> list[tuple[str, int, dt.datetime, str]]:
+    """Discharged patients still linked who haven't had their goodbye:
+    (patient id, chat id, discharged at, timezone)."""
+    rows = session.execute(
+        select(Patient.id, Patient.telegram_chat_id, Patient.discharged_at, Patient.timezone).where(
+            Patient.discharged_at.is_not(None),
+            Patient.goodbye_sent_at.is_(None),
+            Patient.erased_at.is_(None),
+            Patient.telegram_chat_id.is_not(None),
+            Patient.consented_at.is_not(None),
+        )
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def claim_goodbye(*, session: Session, patient_id: str, claim: bool = True) -> bool:
+    """Mark the goodbye said (before sending, so two schedulers never both say it), or
+    unmark it after a failed send."""
+    condition = Patient.goodbye_sent_at.is_(None) if claim else Patient.goodbye_sent_at.is_not(None)
+    return (
+        session.execute(
+            update(Patient)
+            .where(Patient.id == patient_id, condition)
+            .values(goodbye_sent_at=utcnow() if claim else None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )

@@ -122,6 +122,9 @@ class Patient(_Strict):
     # shown with the crisis resources whenever crisis language is detected.
     safety_plan: list[SafetyPlanLine] = Field(default_factory=list, max_length=20)
     tasks: list[Task] = Field(default_factory=list)
+    # "discharged": the clinic has closed the plan (nudges stop, a goodbye, erasure after
+    # the retention period); back to "active" reopens it if nothing was erased yet.
+    status: Literal["active", "discharged"] = "active"
 
     @field_validator("timezone")
     @classmethod

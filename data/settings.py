@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     flood_messages_per_minute: int = 20
     # After a crisis response the patient gets no nudges for this long.
     crisis_nudge_pause_hours: float = 24.0
+    # The nudge log and Rasa's transcripts are kept this long, and a discharged patient's
+    # data this long after the clinic closed the plan (data/retention.py; /privacy says so).
+    retention_days: int = Field(default=180, ge=1, le=3650)
+    # Each process's log file (var/logs) is cut at this size, keeping this many old ones.
+    log_max_bytes: int = Field(default=10_000_000, ge=10_000)
+    log_backups: int = Field(default=3, ge=0, le=50)
 
     @field_validator("telegram_bot_token", "rasa_token", "action_server_token")
     @classmethod

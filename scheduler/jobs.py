@@ -87,6 +87,7 @@ def _reachable(patient: Patient | None) -> bool:
     return (
         patient is not None
         and patient.erased_at is None
+        and patient.discharged_at is None
         and patient.consented_at is not None
         and patient.telegram_chat_id is not None
         and patient.unreachable_at is None

@@ -61,6 +61,7 @@ def _reachable_tasks():
             Patient.telegram_chat_id.is_not(None),
             Patient.consented_at.is_not(None),
             Patient.erased_at.is_(None),
+            Patient.discharged_at.is_(None),  # the clinic closed the plan
             # Blocked the bot: nothing reaches them until they write again.
             Patient.unreachable_at.is_(None),
         )
@@ -133,7 +134,7 @@ def upcoming_for(
     query = (
         select(Assignment, Patient)
         .join(Patient, Assignment.patient_id == Patient.id)
-        .where(Assignment.active.is_(True), Patient.erased_at.is_(None))
+        .where(Assignment.active.is_(True), Patient.erased_at.is_(None), Patient.discharged_at.is_(None))
     )
     if patient_id:
         query = query.where(Patient.id == patient_id)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.content import content, say
 from bot.rendering import Reply
-from data import nudge_log, safety_events, scheduler_lease
+from data import nudge_log, patients, rasa_tracker, retention, safety_events, scheduler_lease
 from data.db import run_in_thread
 from data.models import Assignment, NudgeLog, Patient, utcnow
 from scheduler import jobs, planner
@@ -47,6 +47,9 @@ FOLLOW_UP_AFTER = dt.timedelta(hours=3)
 # Crisis alerts to therapists: looked for this often; older than the window, too late to matter.
 ALERT_SECONDS = 5
 ALERT_WINDOW = dt.timedelta(hours=24)
+# Retention (data/retention.py): pruned this often, the first time soon after taking the lease.
+PRUNE_SECONDS = 3600
+FIRST_PRUNE_SECONDS = 60
 
 
 async def _nothing() -> None:
@@ -63,8 +66,12 @@ class NudgeScheduler:
         reconcile_seconds: float = 60,
         misfire_grace_seconds: float = 2 * 60 * 60,
         lease_seconds: float = 30,
+        retention_days: int = retention.DEFAULT_RETENTION_DAYS,
+        rasa_tracker_url: str | None = None,
     ):
         self._sessions = sessions
+        self._retention_days = retention_days
+        self._rasa_tracker_url = rasa_tracker_url
         self._runtime = runtime
         self._reconcile_seconds = reconcile_seconds
         self._grace = dt.timedelta(seconds=misfire_grace_seconds)
@@ -106,6 +113,7 @@ class NudgeScheduler:
             await self._take_over(lease)
         self._tasks.append(asyncio.create_task(self._keep_reconciling()))
         self._tasks.append(asyncio.create_task(self._keep_alerting()))
+        self._tasks.append(asyncio.create_task(self._keep_pruning()))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -210,8 +218,70 @@ class NudgeScheduler:
                 continue
             try:
                 await self.alert_therapists()
+                await self.say_goodbyes()
             except Exception:
                 log.exception("crisis alerts failed; will try again")
+
+    async def say_goodbyes(self) -> int:
+        """A patient whose plan the clinic closed hears so once, kindly, with what happens next."""
+        said = 0
+        for patient_id, chat_id, discharged_at, timezone in await run_in_thread(
+            self._sessions, lambda s: patients.goodbyes_due(session=s)
+        ):
+            claimed = await run_in_thread(
+                self._sessions, lambda s, p=patient_id: patients.claim_goodbye(session=s, patient_id=p)
+            )
+            if not claimed:
+                continue
+            erased_on = discharged_at + dt.timedelta(days=self._retention_days)
+            local = erased_on.astimezone(ZoneInfo(timezone))
+            text = say("discharged_goodbye", erased_on=local.strftime("%d %B %Y"))
+            outcome = await self._runtime.deliver(patient_id, chat_id, [Reply(text)], False, _nothing)
+            if outcome == "failed":  # "unreachable" (blocked): nothing to say it through
+                await run_in_thread(
+                    self._sessions,
+                    lambda s, p=patient_id: patients.claim_goodbye(session=s, patient_id=p, claim=False),
+                )
+            else:
+                said += 1
+                log.info("discharged patient told their plan has closed")
+        return said
+
+    async def _keep_pruning(self) -> None:
+        await asyncio.sleep(FIRST_PRUNE_SECONDS)
+        while True:
+            if self._owning:
+                try:
+                    await self.prune()
+                except Exception:
+                    log.exception("pruning failed; will try again")
+            await asyncio.sleep(PRUNE_SECONDS)
+
+    async def prune(self) -> retention.Pruned:
+        """Keep the retention promise: what is past its time goes (data/retention.py)."""
+        now = utcnow()
+        pruned = await run_in_thread(
+            self._sessions,
+            lambda s: retention.prune(session=s, retention_days=self._retention_days, now=now),
+        )
+        transcripts = 0
+        if self._rasa_tracker_url:
+            for sender in pruned.senders:
+                await asyncio.to_thread(rasa_tracker.erase_conversation, self._rasa_tracker_url, sender)
+            before = now - dt.timedelta(days=self._retention_days)
+            transcripts = await asyncio.to_thread(
+                rasa_tracker.prune_conversations, self._rasa_tracker_url, before
+            )
+        log.info(
+            "pruned: %d inbox rows, %d chat message ids, %d nudge log rows, %d transcript events, "
+            "%d discharged patients erased",
+            pruned.inbox,
+            pruned.chat_messages,
+            pruned.nudge_log,
+            transcripts,
+            pruned.discharged_erased,
+        )
+        return pruned
 
     async def alert_therapists(self) -> int:
         since = utcnow() - ALERT_WINDOW

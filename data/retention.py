@@ -1,0 +1,60 @@
+"""How long things are kept, and the pruning that keeps the promise (/privacy says the same).
+
+- A patient's message (the inbox row) keeps its words only until it is answered; the
+  row itself (an id and times) goes after the de-duplication window.
+- Which messages are in a chat (ids, never text) goes after Telegram's 48 hours.
+- The nudge log and Rasa's transcript go after the clinic's retention period.
+- A discharged patient's data is erased once the retention period has passed since
+  the clinic closed the plan; the therapist's tasks stay, as after /forget.
+
+Run by the scheduler that holds the lease, every hour (scheduler/service.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from data import erasure
+from data.chat_messages import DELETABLE_FOR
+from data.inbox import DEDUPE_WINDOW
+from data.models import ChatMessage, InboxUpdate, NudgeLog, Patient, utcnow
+
+DEFAULT_RETENTION_DAYS = 180
+
+
+@dataclass
+class Pruned:
+    inbox: int = 0
+    chat_messages: int = 0
+    nudge_log: int = 0
+    discharged_erased: int = 0
+    # Rasa senders whose transcripts go with them (erased outside this transaction).
+    senders: list[str] = field(default_factory=list)
+
+
+def prune(*, session: Session, retention_days: int, now: dt.datetime | None = None) -> Pruned:
+    now = now or utcnow()
+    kept_until = now - dt.timedelta(days=retention_days)
+    pruned = Pruned()
+    pruned.inbox = session.execute(
+        delete(InboxUpdate).where(
+            InboxUpdate.processed_at.is_not(None), InboxUpdate.received_at < now - DEDUPE_WINDOW
+        )
+    ).rowcount
+    pruned.chat_messages = session.execute(
+        delete(ChatMessage).where(ChatMessage.at < now - DELETABLE_FOR)
+    ).rowcount
+    pruned.nudge_log = session.execute(delete(NudgeLog).where(NudgeLog.scheduled_for < kept_until)).rowcount
+    discharged = session.scalars(
+        select(Patient.id).where(Patient.discharged_at < kept_until, Patient.erased_at.is_(None))
+    ).all()
+    for patient_id in discharged:
+        erased = erasure.erase_patient(session=session, patient_id=patient_id, therapist_told=True)
+        if erased is not None:
+            pruned.senders.append(erased.old_sender)
+            pruned.discharged_erased += 1
+    return pruned
