@@ -185,16 +185,19 @@ class InboxWorker:
             log.warning("the database answers again; the inbox carries on")
         started = 0
         now = time.monotonic()
+        waiting: set[int] = set()  # chats with an earlier update held back: order within a chat
         for update_id, payload, attempts in batch:
             if len(self._tasks) >= self._concurrency:
                 break
             if update_id in self._in_hand or update_id in self._reading or update_id in self._finished:
                 continue
+            chat = chat_of(payload)
             failures, not_before = self._held.get(update_id, (0, 0.0))
             if not_before > now:
+                if chat is not None:
+                    waiting.add(chat)
                 continue
-            chat = chat_of(payload)
-            if chat is not None and self._busy[chat]:
+            if chat is not None and (self._busy[chat] or chat in waiting):
                 continue  # an earlier update of this chat is still in hand: order within a chat
             # Failures held in memory count as attempts: the patient is told of a delay once.
             self._start(payload, attempts + failures, self._assessed.pop(update_id, UNASSESSED))

@@ -105,3 +105,35 @@ def test_an_update_that_finishes_while_the_queue_is_read_is_not_handled_again(se
     asyncio.run(InboxWorker(sessions, handled, concurrency=3).drain())
     starts = [u for kind, u in handled.events if kind == "start"]
     assert sorted(starts) == list(range(1, 61))  # each exactly once
+
+
+def test_an_update_held_back_keeps_its_place_in_its_chat(sessions):
+    """A database failure holds an update back; the chat's later ones wait for it."""
+    _store(sessions, [_update(1, 10, "first"), _update(2, 10, "second"), _update(3, 20, "other chat")])
+    failed_once: set[int] = set()
+
+    class FailsOnce(Recorder):
+        async def __call__(self, update_id, payload, attempts, assessment):
+            if update_id == 1 and not failed_once:
+                failed_once.add(update_id)
+                self.events.append(("held", update_id))
+                return Outcome.HOLD
+            return await super().__call__(update_id, payload, attempts, assessment)
+
+    handled = FailsOnce(sessions)
+
+    async def scenario():
+        worker = InboxWorker(sessions, handled)
+        stop = asyncio.Event()
+        working = asyncio.create_task(worker.run(stop))
+        await asyncio.sleep(3.5)  # held for a second, then due at the next look (every 2 s)
+        stop.set()
+        await working
+
+    asyncio.run(scenario())
+    order = [u for kind, u in handled.events if kind == "start"]
+    assert order.index(1) < order.index(2)  # the second waited for the first
+    assert handled.events[0] == ("held", 1) and order[0] == 3  # the other chat didn't wait
+    with sessions() as session:
+        assert [u for u, _, _ in inbox.due(session=session)] == []  # all done, once each
+    assert sorted(order) == [1, 2, 3]
