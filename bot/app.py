@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import signal
@@ -67,6 +68,7 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
         )
 
     scheduler = None
+    erasing = None
     try:
         if settings.telegram_bot_token is None:
             if terminal_patient is None:
@@ -84,6 +86,7 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
 
             scheduler = scheduler_with(to_terminal)
             await scheduler.start()
+            erasing = asyncio.create_task(conversation.erasures.run(stop))
             await chat(conversation, terminal_patient, stop)
             return
         bot = build_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base_url)
@@ -101,8 +104,18 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
 
             scheduler = scheduler_with(to_telegram, channel.find_sent)
             await scheduler.start()
+            # What a /forget left to clear (a crash, a tracker store or Telegram failing):
+            # now, then every minute. Here, as only this process can delete in the chat.
+            erasing = asyncio.create_task(conversation.erasures.run(stop))
             await channel.run(stop)
+            stop.set()
+            await erasing  # before the bot closes: it may be asking Telegram to delete
     finally:
+        stop.set()
+        if erasing is not None and not erasing.done():
+            erasing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await erasing
         if scheduler is not None:
             await scheduler.stop()
         await rasa.aclose()

@@ -12,8 +12,8 @@ import asyncio
 import datetime as dt
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import crisis
 from bot.content import content, say
 from bot.crisis_care import CrisisCare
+from bot.erasures import NOTHING_LEFT, ClearChat, Erasures, Outcome
 from bot.flood import FloodGuard
 from bot.people import PatientView, Sender
 from bot.rasa_client import RasaClient, RasaUnavailable
@@ -103,9 +104,17 @@ class Conversation:
         self._invite_ttl_days = invite_ttl_days
         self._rasa_tracker_url = rasa_tracker_url
         self.care = CrisisCare(sessions=sessions, rasa=rasa)
-        # Set by a channel that can delete messages in the patient's chat (Telegram):
-        # (chat id, message ids) -> how many went. /forget uses it.
-        self.clear_chat: Callable[[int, list[int]], Awaitable[int]] | None = None
+        # What /forget leaves to clear outside our database; the bot's loop runs its retries.
+        self.erasures = Erasures(sessions=sessions, tracker_url=rasa_tracker_url)
+
+    @property
+    def clear_chat(self) -> ClearChat | None:
+        """Set by a channel that can delete messages in the patient's chat (Telegram)."""
+        return self.erasures.clear_chat
+
+    @clear_chat.setter
+    def clear_chat(self, clear: ClearChat | None) -> None:
+        self.erasures.clear_chat = clear
 
     # --- entry points -------------------------------------------------------------
 
@@ -326,8 +335,7 @@ class Conversation:
             # Once agreed, "not now" from an old or forged button would be untrue: /forget is the way.
             return [Reply(say("button_expired" if patient.consented else "consent_declined"))]
         if data == "bw:forget:yes":
-            await self._forget(patient)
-            return [Reply(say("forget_done"))]
+            return [Reply(_forget_done(await self._forget(patient)))]
         if data == "bw:forget:no":
             return [Reply(say("forget_cancelled"))]
         if data == CRISIS_NUMBERS:
@@ -347,11 +355,24 @@ class Conversation:
         return Reply(say("crisis_check_again"), (Button(say("crisis_numbers_button"), CRISIS_NUMBERS),))
 
     async def _my_data(self, patient: PatientView) -> Reply:
+        transcript = await self._transcript(patient)
+
         def work(session: Session) -> bytes:
-            return export.export_json(session=session, patient_id=patient.id)
+            return export.export_json(session=session, patient_id=patient.id, transcript=transcript)
 
         data = await run_in_thread(self._sessions, work)
-        return Reply(say("mydata"), document=("bridgework-my-data.json", data))
+        caption = say("mydata" if transcript is not None else "mydata_without_transcript")
+        return Reply(caption, document=("bridgework-my-data.json", data))
+
+    async def _transcript(self, patient: PatientView) -> list[dict[str, Any]] | None:
+        """The patient's conversation as Rasa holds it; None if its store can't be read now."""
+        try:
+            return await asyncio.to_thread(
+                rasa_tracker.read_conversation, self._rasa_tracker_url, patient.sender_id
+            )
+        except Exception as exc:  # the type only: the message may quote the store's address
+            log.warning("/mydata without the transcript: tracker store not read (%s)", type(exc).__name__)
+            return None
 
     async def _nudge_setting(self, patient: PatientView, command: str, argument: str, key: str) -> str:
         """/pause [days], /resume, /silent, /sound: rows only; the scheduler reconciles from them."""
@@ -376,18 +397,26 @@ class Conversation:
 
         return await run_in_thread(self._sessions, work)
 
-    async def _forget(self, patient: PatientView) -> None:
+    async def _forget(self, patient: PatientView) -> Outcome:
+        """Our rows in one transaction, which also writes down what is left to clear outside
+        it; that (Rasa's transcript, the chat) is then done at once, and retried until done."""
+
         def work(session: Session) -> erasure.Erased | None:
             return erasure.erase_patient(session=session, patient_id=patient.id)
 
         erased = await run_in_thread(self._sessions, work)
         if erased is None:
-            return
-        await asyncio.to_thread(rasa_tracker.erase_conversation, self._rasa_tracker_url, erased.old_sender)
-        deleted = 0
-        if self.clear_chat is not None and erased.chat_id is not None and erased.message_ids:
-            deleted = await self.clear_chat(erased.chat_id, erased.message_ids)
-        log.info("patient erased their data; %d recent chat messages deleted", deleted)
+            return NOTHING_LEFT
+        # A Telegram chat with nothing recent enough to delete still gets told so.
+        outcome = replace(await self.erasures.finish(erased.pending), in_chat=erased.chat_id is not None)
+        log.info(
+            "patient erased their data; transcript %s; %d of %d recent chat messages deleted, %d to retry",
+            "erased" if outcome.transcript_erased else "to retry",
+            outcome.deleted,
+            outcome.asked,
+            outcome.waiting,
+        )
+        return outcome
 
     async def _to_rasa(self, patient: PatientView, text: str, key: str, **extra: str) -> list[Reply]:
         metadata = {"bw_message_id": key, **extra}
@@ -396,3 +425,20 @@ class Conversation:
         except RasaUnavailable:
             raise RetryLater([Reply(say("unavailable"))]) from None
         return from_rasa(messages)
+
+
+def _forget_done(outcome: Outcome) -> str:
+    """The answer to /forget, saying what was really erased and deleted."""
+    said = content()["forget_done"]
+    parts = [said["erased" if outcome.transcript_erased else "erased_transcript_later"]]
+    if outcome.in_chat:
+        if not outcome.asked:
+            parts.append(said["chat_nothing"])
+        elif outcome.deleted == outcome.asked:
+            parts.append(said["chat_all"])
+        else:
+            parts.append(said["chat_some" if outcome.deleted else "chat_none"])
+            parts.append(said["chat_retrying" if outcome.waiting else "chat_refused"])
+        parts.append(said["chat_older"])
+    parts.append(said["goodbye"])
+    return " ".join(p.strip() for p in parts)

@@ -21,14 +21,15 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import InlineKeyboardMarkup, InputFile, ReplyParameters, Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.content import say
 from bot.conversation import Conversation, RetryLater, Sender
+from bot.erasures import Deletion
 from bot.inbox_worker import UNASSESSED, InboxWorker, Outcome
-from bot.pacing import Delivery, Paced, PacedRateLimiter, Pacer
+from bot.pacing import Delivery, Paced, PacedRateLimiter, Pacer, retry_after_seconds
 from bot.rendering import Button, Reply, split_text, telegram_markup
 from data import chat_messages, inbox
 from data.db import is_transient, run_in_thread
@@ -412,18 +413,33 @@ class TelegramChannel:
                 return "unsure"
         return "unsure"
 
-    async def delete_messages(self, chat_id: int, message_ids: list[int]) -> int:
-        """Delete what Telegram still allows (48 hours) of these messages; returns how many
-        were asked for. Telegram skips the ones it won't delete without an error."""
-        asked = 0
+    async def delete_messages(self, chat_id: int, message_ids: list[int]) -> Deletion:
+        """Ask Telegram once, in batches, to delete these messages, and say what became of each.
+
+        Telegram answers True even when it skips messages it can no longer delete (past 48
+        hours), so "deleted" means it took the request; a failed request deleted nothing of
+        its batch, and is worth repeating unless Telegram refused it for good.
+        """
+        deleted: list[int] = []
+        retry: list[int] = []
+        refused: list[int] = []
+        retry_after = None
         for start in range(0, len(message_ids), DELETE_BATCH):
             batch = message_ids[start : start + DELETE_BATCH]
             try:
                 await self.bot.delete_messages(chat_id, batch)
-                asked += len(batch)
-            except TelegramError as exc:
+                deleted += batch
+            except (BadRequest, Forbidden) as exc:
+                log.warning("telegram refused to delete chat messages: %s", type(exc).__name__)
+                refused += batch
+            except RetryAfter as exc:
+                retry_after = retry_after_seconds(exc)
+                log.warning("deleting chat messages: flood limit, retry after %.0fs", retry_after)
+                retry += batch
+            except TelegramError as exc:  # network, timeout, 5xx: may pass
                 log.warning("could not delete chat messages: %s", type(exc).__name__)
-        return asked
+                retry += batch
+        return Deletion(deleted, retry, refused, retry_after)
 
 
 def _record(session: Session, **kwargs: Any) -> int:

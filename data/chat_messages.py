@@ -88,16 +88,16 @@ def known_after(*, session: Session, chat_id: int, after: int) -> dict[int, str 
     }
 
 
-def deletable(*, session: Session, patient_id: str) -> list[int]:
-    """The patient's chat messages Telegram still lets the bot delete, oldest first."""
+def deletable(*, session: Session, patient_id: str) -> list[tuple[int, dt.datetime]]:
+    """The patient's chat messages Telegram still lets the bot delete, oldest first, each with
+    the moment it stops allowing it."""
     since = utcnow() - DELETABLE_FOR
-    return list(
-        session.scalars(
-            select(ChatMessage.message_id)
-            .where(ChatMessage.patient_id == patient_id, ChatMessage.at > since)
-            .order_by(ChatMessage.message_id)
-        )
+    rows = session.execute(
+        select(ChatMessage.message_id, ChatMessage.at)
+        .where(ChatMessage.patient_id == patient_id, ChatMessage.at > since)
+        .order_by(ChatMessage.message_id)
     )
+    return [(message_id, at + DELETABLE_FOR) for message_id, at in rows]
 
 
 def forget(*, session: Session, patient_id: str) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Column, MetaData, String, Table, delete, inspect, select, update
 from sqlalchemy.orm import Session
 
-from data import chat_messages
+from data import chat_messages, pending_erasures
 from data.care_plans import new_sender_id
 from data.models import (
     Assignment,
@@ -44,10 +44,13 @@ class Erased:
     # The chat and the messages in it Telegram still lets the bot delete (48 hours).
     chat_id: int | None
     message_ids: list[int]
+    # What is left to clear outside our database, written down in this same transaction.
+    pending: pending_erasures.Pending
 
 
 def erase_patient(*, session: Session, patient_id: str, therapist_told: bool = False) -> Erased | None:
-    """Erase the patient's data and unlink them; says what is left to clear elsewhere.
+    """Erase the patient's data and unlink them; says what is left to clear elsewhere, and
+    writes it down in the same transaction (data/pending_erasures.py) so it gets done.
 
     `therapist_told`: the therapist knows already (a discharge the clinic made), so no
     "your patient left" message follows.
@@ -80,10 +83,14 @@ def erase_patient(*, session: Session, patient_id: str, therapist_told: bool = F
     session.execute(delete(Barrier).where(Barrier.patient_id == patient_id))
     session.execute(delete(SafetyEvent).where(SafetyEvent.patient_id == patient_id))
     session.execute(delete(Invite).where(Invite.patient_id == patient_id))
+    messages = chat_messages.deletable(session=session, patient_id=patient_id)
     erased = Erased(
         old_sender=patient.sender_id,
         chat_id=patient.telegram_chat_id,
-        message_ids=chat_messages.deletable(session=session, patient_id=patient_id),
+        message_ids=[m for m, _ in messages],
+        pending=pending_erasures.record(
+            session=session, sender_id=patient.sender_id, chat_id=patient.telegram_chat_id, messages=messages
+        ),
     )
     chat_messages.forget(session=session, patient_id=patient_id)
     patient.sender_id = new_sender_id()

@@ -1,4 +1,5 @@
-"""A patient's own data, for /mydata: everything Bridgework holds about them, private notes included."""
+"""A patient's own data, for /mydata: everything Bridgework holds about them, private notes
+included, and their conversation as Rasa holds it (data/rasa_tracker.py reads it)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from data.models import (
     ScheduleChange,
     Worksheet,
 )
+from data.wording import content
 
 
 def _iso(value: dt.datetime | dt.date | None) -> str | None:
@@ -116,7 +118,61 @@ def patient_export(*, session: Session, patient_id: str) -> dict[str, Any]:
     }
 
 
-def export_json(*, session: Session, patient_id: str) -> bytes:
-    return json.dumps(
-        patient_export(session=session, patient_id=patient_id), indent=2, ensure_ascii=False
-    ).encode()
+# Rasa's mark on a message the bot started itself (a scheduled reminder), not the patient's words.
+_EXTERNAL = "EXTERNAL: "
+
+
+def _at(timestamp: float | None) -> str | None:
+    return _iso(dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)) if timestamp else None
+
+
+def _said(event: dict[str, Any]) -> dict[str, Any]:
+    """One of the patient's messages, as Rasa holds it, with what the NLU took it to mean."""
+    parse = event.get("parse_data") or {}
+    intent = (parse.get("intent") or {}).get("name")
+    text = event.get("text") or ""
+    if text.startswith(_EXTERNAL):
+        return {"at": _at(event.get("timestamp")), "who": "reminder", "started": intent}
+    # A long message: the NLU read its start, and the whole went along with it.
+    whole = (event.get("metadata") or {}).get("bw_full_text") or text
+    said = {"at": _at(event.get("timestamp")), "who": "you", "text": whole, "understood_as": intent}
+    picked = [{"what": e.get("entity"), "value": e.get("value")} for e in parse.get("entities") or []]
+    if picked:
+        said["picked_out"] = picked
+    return said
+
+
+def _conversation_entry(event: dict[str, Any]) -> dict[str, Any] | None:
+    """An event as the file shows it; None for the steps that hold none of the patient's words."""
+    kind, at = event.get("event"), _at(event.get("timestamp"))
+    if kind == "user":
+        return _said(event)
+    if kind == "bot":
+        buttons = [b.get("title") for b in (event.get("data") or {}).get("buttons") or []]
+        return {
+            "at": at,
+            "who": "bridgework",
+            "text": event.get("text"),
+            **({"buttons": buttons} if buttons else {}),
+        }
+    if kind == "slot" and event.get("value") is not None:
+        return {"at": at, "noted": event.get("name"), "value": event.get("value")}
+    if kind in ("entities", "reminder") and event.get("entities"):
+        return {"at": at, "noted": "entities", "value": event.get("entities")}
+    return None
+
+
+def conversation_export(transcript: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The patient's conversation as Rasa holds it, or a plain word that it is missing."""
+    said = content()["mydata_conversation"]
+    if transcript is None:
+        return {"included": False, "about": said["missing"]}
+    entries = [e for e in map(_conversation_entry, transcript) if e is not None]
+    return {"included": True, "about": said["about"], "events": entries}
+
+
+def export_json(*, session: Session, patient_id: str, transcript: list[dict[str, Any]] | None) -> bytes:
+    """`transcript`: the events Rasa holds for the patient, or None when its store couldn't be read."""
+    data = patient_export(session=session, patient_id=patient_id)
+    data["our_conversation"] = conversation_export(transcript)
+    return json.dumps(data, indent=2, ensure_ascii=False).encode()

@@ -296,6 +296,28 @@ class ChatMessage(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class PendingErasure(Base):
+    """What a /forget still has to clear outside our database: Rasa's transcript and the
+    messages in the chat. Written in the erasure's own transaction, so a crash or a failing
+    tracker store in between leaves this row to finish, never an orphaned transcript
+    (bot/erasures.py works it off). Ids only, never text, and nothing that leads back to
+    the patient; the row goes once everything is done.
+    """
+
+    __tablename__ = "pending_erasure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Rasa's name for the patient before /forget; None once the transcript is erased.
+    sender_id: Mapped[str | None] = mapped_column(String(64))
+    # The chat, and [message id, Unix second Telegram stops allowing its deletion] for each
+    # message still to delete; None and [] once the chat is done.
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    messages: Mapped[list[list[int]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class SchedulerLease(Base):
     """Who owns the job store: APScheduler cannot share one, so one scheduler holds this."""
 

@@ -5,7 +5,9 @@
 - Which messages are in a chat (ids, never text) goes after Telegram's 48 hours.
 - The nudge log and Rasa's transcript go after the clinic's retention period.
 - A discharged patient's data is erased once the retention period has passed since
-  the clinic closed the plan; the therapist's tasks stay, as after /forget.
+  the clinic closed the plan; the therapist's tasks stay, as after /forget. Their Rasa
+  transcript goes the way /forget's does: written down as a pending erasure in the
+  same transaction, and finished by the bot (bot/erasures.py).
 
 Run by the scheduler that holds the lease, every hour (scheduler/service.py).
 """
@@ -13,7 +15,7 @@ Run by the scheduler that holds the lease, every hour (scheduler/service.py).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -32,8 +34,6 @@ class Pruned:
     chat_messages: int = 0
     nudge_log: int = 0
     discharged_erased: int = 0
-    # Rasa senders whose transcripts go with them (erased outside this transaction).
-    senders: list[str] = field(default_factory=list)
 
 
 def prune(*, session: Session, retention_days: int, now: dt.datetime | None = None) -> Pruned:
@@ -53,8 +53,6 @@ def prune(*, session: Session, retention_days: int, now: dt.datetime | None = No
         select(Patient.id).where(Patient.discharged_at < kept_until, Patient.erased_at.is_(None))
     ).all()
     for patient_id in discharged:
-        erased = erasure.erase_patient(session=session, patient_id=patient_id, therapist_told=True)
-        if erased is not None:
-            pruned.senders.append(erased.old_sender)
+        if erasure.erase_patient(session=session, patient_id=patient_id, therapist_told=True) is not None:
             pruned.discharged_erased += 1
     return pruned

@@ -266,8 +266,6 @@ class NudgeScheduler:
         )
         transcripts = 0
         if self._rasa_tracker_url:
-            for sender in pruned.senders:
-                await asyncio.to_thread(rasa_tracker.erase_conversation, self._rasa_tracker_url, sender)
             before = now - dt.timedelta(days=self._retention_days)
             transcripts = await asyncio.to_thread(
                 rasa_tracker.prune_conversations, self._rasa_tracker_url, before

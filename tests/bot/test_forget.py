@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import Column, MetaData, String, Table, create_engine, func, insert, select
 
 from bot.conversation import Conversation, Sender
+from bot.erasures import Deletion
 from bot.rasa_client import RasaClient
 from data import barriers, chat_messages, checkins, safety_events, schedule_changes, tasks, worksheets
 from data.care_plans import apply_plan
@@ -120,11 +121,11 @@ def test_forget_leaves_nothing_of_the_patient_anywhere(db_url, sessions, tmp_pat
 
     async def clear_chat(chat_id, message_ids):
         cleared.append((chat_id, message_ids))
-        return len(message_ids)
+        return Deletion(deleted=message_ids)
 
     conversation.clear_chat = clear_chat
     [done] = asyncio.run(conversation.on_button(alex, "bw:forget:yes", "f1"))
-    assert "erased" in done.text
+    assert "erased what I stored about you." in done.text and "deleted our messages" in done.text
     assert cleared == [(TELEGRAM_ID, [7, 8])]
 
     # Every table, every row, every column: no trace of the sender id, the Telegram id or their words.

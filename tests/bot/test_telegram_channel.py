@@ -256,3 +256,130 @@ def test_update_ids_that_start_again_lower_are_answered_and_confirmed(make_chann
     with sessions() as session:
         # The next run picks up from the newest update received, not the highest id seen.
         assert inbox.next_offset(session=session) == 7_000_003
+
+
+def _forget_through_telegram(make_channel, api) -> dict:
+    """Alex writes, then asks to be forgotten and confirms; returns the bot's last message."""
+    api.send_text(ALEX, "/help")
+    api.send_text(ALEX, "/forget")
+    asyncio.run(_poll_once(make_channel()))
+    confirm = api.sent(ALEX)[-1]
+    [[yes], _no] = confirm["reply_markup"]["inline_keyboard"]
+    api.press_button(ALEX, confirm["message_id"], yes["callback_data"])
+    # The patient waits while deleteMessages is retried (1 s, then 2 s).
+    asyncio.run(_poll_once(make_channel(), seconds=6))
+    return api.sent(ALEX)[-1]
+
+
+def _deleted(api) -> dict[int, bool]:
+    with api._cond:
+        return {k: r["deleted"] for k, r in api._messages[ALEX].items()}
+
+
+def test_forget_says_when_telegram_failed_to_delete_and_the_retry_deletes_later(
+    make_channel, api, sessions, tmp_path
+):
+    from bot.content import content
+    from bot.erasures import Erasures
+    from data.models import PendingErasure
+
+    # Telegram fails every try while the patient waits (a 5xx is no refusal: worth retrying).
+    api.fail_next("deleteMessages", 500, "Internal Server Error", times=3)
+    done = _forget_through_telegram(make_channel, api)
+    said = content()["forget_done"]
+    assert said["chat_none"] in done["text"] and said["chat_retrying"] in done["text"]
+    assert said["chat_all"] not in done["text"]
+    assert len(api.calls_of("deleteMessages")) == 3
+    assert not any(_deleted(api).values())  # nothing was deleted, and nothing claimed
+    with sessions() as session:
+        [row] = session.scalars(select(PendingErasure)).all()
+        assert row.sender_id is None and row.chat_id == ALEX and len(row.messages) == 4
+        row_id = row.id
+
+    # The bot's retry loop, as bot/app.py runs it, once the retry is due.
+    with transaction(sessions) as session:
+        session.get(PendingErasure, row_id).next_attempt_at = utcnow()
+    channel = make_channel()
+    erasures = Erasures(sessions=sessions, tracker_url=f"sqlite:///{tmp_path / 't.db'}")
+    erasures.clear_chat = channel.delete_messages
+
+    async def retry():
+        async with channel.bot:
+            return await erasures.retry()
+
+    assert asyncio.run(retry()) == 1
+    deleted = _deleted(api)
+    assert [k for k, gone in deleted.items() if not gone] == [done["message_id"]]
+    with sessions() as session:
+        assert session.scalars(select(PendingErasure)).all() == []
+
+
+def test_forget_waits_out_a_flood_limit_while_the_patient_waits(make_channel, api, sessions):
+    from bot.content import content
+    from data.models import PendingErasure
+
+    api.fail_next("deleteMessages", 429, "Too Many Requests: retry after 1", parameters={"retry_after": 1})
+    done = _forget_through_telegram(make_channel, api)
+    assert content()["forget_done"]["chat_all"] in done["text"]
+    assert len(api.calls_of("deleteMessages")) == 2
+    assert [k for k, gone in _deleted(api).items() if not gone] == [done["message_id"]]
+    with sessions() as session:
+        assert session.scalars(select(PendingErasure)).all() == []
+
+
+def test_mydata_includes_the_patients_own_conversation_as_rasa_holds_it(
+    make_channel, api, sessions, tmp_path
+):
+    import json
+
+    from tests.support import rasa_store
+
+    with sessions() as session:
+        alex = session.get(Patient, "p-100").sender_id
+        jo = session.get(Patient, "p-200").sender_id
+    tracker = f"sqlite:///{tmp_path / 't.db'}"
+    rasa_store.store(
+        tracker,
+        alex,
+        rasa_store.action("action_session_start"),
+        rasa_store.slot("session_started_metadata", None),
+        rasa_store.user("i did my thought record", "report_done"),
+        rasa_store.bot("Well done! How helpful was it?", "Not much", "A lot"),
+        rasa_store.user("EXTERNAL: nudge", "nudge"),
+        rasa_store.user("x" * 4000, "inform", bw_full_text="x" * 4000 + " and the rest"),
+        rasa_store.slot("worksheet_answer", "my own words"),
+    )
+    rasa_store.store(tracker, jo, rasa_store.user("jo's secret", "inform"), rasa_store.bot("noted, Jo"))
+    api.send_text(ALEX, "/mydata")
+    asyncio.run(_poll_once(make_channel()))
+    [sent] = api.sent(ALEX)
+    assert "our conversation as my dialogue engine stores it" in sent["caption"]
+    talk = json.loads(sent["document_bytes"])["our_conversation"]
+    assert talk["included"] is True and "dialogue engine" in talk["about"]
+    assert [(e.get("who"), e.get("text") or e.get("noted")) for e in talk["events"]] == [
+        ("you", "i did my thought record"),
+        ("bridgework", "Well done! How helpful was it?"),
+        ("reminder", None),
+        ("you", "x" * 4000 + " and the rest"),
+        (None, "worksheet_answer"),
+    ]
+    assert talk["events"][0]["understood_as"] == "report_done"
+    assert talk["events"][1]["buttons"] == ["Not much", "A lot"]
+    assert talk["events"][4]["value"] == "my own words"
+    assert "jo's secret" not in sent["document_bytes"].decode() and "Jo" not in str(talk)
+
+
+def test_mydata_says_so_when_the_conversation_could_not_be_read(make_channel, api, sessions, tmp_path):
+    import json
+
+    from bot.content import say
+
+    (tmp_path / "t.db").mkdir()  # Rasa's store can't be opened
+    api.send_text(ALEX, "/mydata")
+    asyncio.run(_poll_once(make_channel()))
+    [sent] = api.sent(ALEX)
+    assert sent["caption"] == say("mydata_without_transcript")
+    data = json.loads(sent["document_bytes"])
+    assert data["you"]["name"] == "Alex"  # the rest still goes
+    assert data["our_conversation"]["included"] is False
+    assert "couldn't be read" in data["our_conversation"]["about"]

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from bot.conversation import Conversation, Sender
+from bot.erasures import Erasures
 from bot.rasa_client import RasaClient
 from data import chat_messages, checkins, rasa_tracker
 from data.care_plans import apply_plan
@@ -124,6 +125,8 @@ def test_a_discharged_patients_transcript_goes_with_them(linked, tmp_path):
     with transaction(sessions) as session:
         session.get(Patient, "p-100").discharged_at = _ago(days=DAYS + 1)
     asyncio.run(_scheduler(sessions, tracker).prune())
+    # Written down with the erasure, and finished by the bot's erasure loop, as after /forget.
+    assert asyncio.run(Erasures(sessions=sessions, tracker_url=tracker).retry(every=True)) == 1
     assert _senders(tracker) == ["someone-else"]
 
 
