@@ -89,9 +89,10 @@ def cmd_report(args: argparse.Namespace) -> int:
                         c["task_id"],
                         c["due_at"],
                         c["status"],
-                        c["reported_at"],
-                        c["helpfulness"],
-                        c["difficulty"],
+                        # A nudge never answered ("no_response") has no report, ratings or time.
+                        c.get("reported_at"),
+                        c.get("helpfulness"),
+                        c.get("difficulty"),
                     ]
                 )
         sys.stdout.write(out.getvalue())

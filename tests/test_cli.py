@@ -57,3 +57,23 @@ def test_invite_issues_a_fresh_code(db_url):
     result = coach(db_url, "invite", "p-100")
     assert result.returncode == 0 and "Invite code for p-100:" in result.stdout
     assert coach(db_url, "invite", "p-nobody").returncode == 1
+
+
+def test_the_csv_report_has_a_row_for_a_nudge_never_answered(db_url):
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from data.db import make_engine, make_sessionmaker, transaction
+    from data.models import Assignment, NudgeLog
+
+    assert coach(db_url, "plan", "apply", str(FIXTURES / "plan.yml")).returncode == 0
+    sessions = make_sessionmaker(make_engine(db_url))
+    sent = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
+    with transaction(sessions) as session:
+        task = session.scalar(select(Assignment).where(Assignment.patient_id == "p-100"))
+        session.add(NudgeLog(assignment_id=task.id, scheduled_for=sent, status="sent", sent_at=sent))
+    result = coach(db_url, "report", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    [row] = [line for line in result.stdout.splitlines() if "no_response" in line]
+    assert row.startswith(f"p-100,{task.task_id},") and row.endswith("no_response,,,")
