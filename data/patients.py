@@ -83,12 +83,19 @@ def goodbyes_due(*, session: Session) -> list[tuple[str, int, dt.datetime, str]]
 def claim_goodbye(*, session: Session, patient_id: str, claim: bool = True) -> bool:
     """Mark the goodbye said (before sending, so two schedulers never both say it), or
     unmark it after a failed send."""
-    condition = Patient.goodbye_sent_at.is_(None) if claim else Patient.goodbye_sent_at.is_not(None)
+    return claim_stamp(session=session, patient_id=patient_id, column="goodbye_sent_at", claim=claim)
+
+
+def claim_stamp(*, session: Session, patient_id: str, column: str, claim: bool = True) -> bool:
+    """Set a patient's one-off timestamp if unset (True when this call set it), or clear it
+    again after a failed send: the claim that lets a message go once."""
+    stamp = getattr(Patient, column)
+    condition = stamp.is_(None) if claim else stamp.is_not(None)
     return (
         session.execute(
             update(Patient)
             .where(Patient.id == patient_id, condition)
-            .values(goodbye_sent_at=utcnow() if claim else None)
+            .values({column: utcnow() if claim else None})
             .execution_options(synchronize_session=False)
         ).rowcount
         == 1

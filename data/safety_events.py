@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from data import patients
 from data.db import insert_once
 from data.models import Clinic, Patient, SafetyEvent, Therapist, utcnow
 
@@ -164,13 +165,6 @@ def departures_due(*, session: Session, since: dt.datetime) -> list[tuple[str, i
 
 def claim_departure(*, session: Session, patient_id: str, claim: bool = True) -> bool:
     """Mark (or, with claim=False, unmark after a failed send) the therapist told of a departure."""
-    condition = Patient.left_notified_at.is_(None) if claim else Patient.left_notified_at.is_not(None)
-    return (
-        session.execute(
-            update(Patient)
-            .where(Patient.id == patient_id, condition)
-            .values(left_notified_at=utcnow() if claim else None)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        == 1
+    return patients.claim_stamp(
+        session=session, patient_id=patient_id, column="left_notified_at", claim=claim
     )
