@@ -25,6 +25,7 @@ COPY bot bot
 COPY data data
 COPY actions actions
 COPY scheduler scheduler
+COPY messaging messaging
 COPY coach coach
 # The crisis net's training embeddings, computed once here rather than at every start.
 ENV BRIDGEWORK_CACHE=/opt/bridgework-cache

@@ -75,8 +75,8 @@ chat: install
 	$(VENV)/bin/coach chat
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check bot data actions scheduler coach tests
-	$(VENV)/bin/ruff format --check bot data actions scheduler coach tests
+	$(VENV)/bin/ruff check bot messaging data actions scheduler coach tests
+	$(VENV)/bin/ruff format --check bot messaging data actions scheduler coach tests
 
 rasa-validate: $(RASA_VENV)/.installed
 	cd rasa_project && ../$(RASA) data validate --domain domain --data data --config config.yml

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from rasa_sdk.endpoint import create_app
 from sanic import response
 
-from bot.logging_setup import configure
+from data.logging_setup import configure
 from data.settings import get_settings
 
 OPEN_PATHS = ("/health",)

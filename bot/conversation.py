@@ -20,19 +20,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import crisis
-from bot.content import content, say
 from bot.crisis_care import CrisisCare
 from bot.erasures import NOTHING_LEFT, ClearChat, Erasures, Outcome
 from bot.flood import FloodGuard
 from bot.people import PatientView, Sender
-from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.reassurance import is_reassurance
-from bot.rendering import Button, Reply, from_rasa
 from data import erasure, export, invites, nudge_log, patients, rasa_tracker, safety_events, schedule_changes
 from data.db import is_transient, run_in_thread
 from data.models import Patient, utcnow
 from data.retention import DEFAULT_RETENTION_DAYS
-from data.wording import CRISIS_NUMBERS, parse_risk_answer
+from data.wording import CRISIS_NUMBERS, content, parse_risk_answer, say
+from messaging.rasa_client import RasaClient, RasaUnavailable
+from messaging.rendering import Button, Reply, from_rasa
 
 __all__ = ["NLU_TEXT_LIMIT", "Conversation", "PatientView", "RetryLater", "Sender", "assess", "assess_many"]
 

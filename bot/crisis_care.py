@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.crisis import CLEAR, Assessment
 from bot.people import PatientView
-from bot.rasa_client import RasaClient, RasaUnavailable
-from bot.rendering import Button, Reply, from_rasa
 from data import patients, safety_events
 from data.db import run_in_thread
 from data.wording import CRISIS_NUMBERS, bullets, risk_question, say
+from messaging.rasa_client import RasaClient, RasaUnavailable
+from messaging.rendering import Button, Reply, from_rasa
 
 log = logging.getLogger(__name__)
 

@@ -49,19 +49,20 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter
 
+from messaging import delivery
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# What became of a send: delivered; unreachable (the patient blocked the bot: stop nudging);
-# failed (retries exhausted, or Telegram refused it: the caller may try again later).
-Delivery = Literal["delivered", "unreachable", "failed"]
+# What became of a send: messaging/delivery.py (the scheduler reads it too).
+Delivery = delivery.Delivery
 
 # rate_limit_args for ExtBot methods: "bulk" queues behind replies (see PacedRateLimiter).
 BULK = "bulk"

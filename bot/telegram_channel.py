@@ -25,15 +25,15 @@ from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryA
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.content import say
 from bot.conversation import Conversation, RetryLater, Sender
 from bot.erasures import Deletion
 from bot.inbox_worker import UNASSESSED, InboxWorker, Outcome
-from bot.pacing import Delivery, Paced, PacedRateLimiter, Pacer, retry_after_seconds
-from bot.rendering import Button, Reply, split_text, telegram_markup
+from bot.pacing import Paced, PacedRateLimiter, Pacer, retry_after_seconds
 from data import chat_messages, inbox
 from data.db import is_transient, run_in_thread
-from data.wording import CRISIS_NUMBERS, parse_risk_answer
+from data.wording import CRISIS_NUMBERS, parse_risk_answer, say
+from messaging.delivery import Delivery
+from messaging.rendering import Button, Reply, split_text, telegram_markup
 
 log = logging.getLogger(__name__)
 

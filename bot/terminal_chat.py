@@ -9,7 +9,7 @@ import threading
 import uuid
 
 from bot.conversation import Conversation, RetryLater, Sender
-from bot.rendering import Reply, terminal_text
+from messaging.rendering import Reply, terminal_text
 
 
 async def chat(conversation: Conversation, patient_id: str, stop: asyncio.Event) -> None:

@@ -153,8 +153,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot import app
-    from bot.logging_setup import configure
+    from coach import wiring as app
+    from data.logging_setup import configure
 
     settings = get_settings()
     configure(settings.log_level)
@@ -163,8 +163,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from bot import app
-    from bot.logging_setup import configure
+    from coach import wiring as app
+    from data.logging_setup import configure
 
     settings = get_settings()
     configure("WARNING")

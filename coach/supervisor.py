@@ -9,8 +9,7 @@ import secrets
 import sys
 import time
 
-from bot import app
-from bot.logging_setup import configure
+from coach import wiring as app
 from coach.model import ensure_model
 from coach.paths import DEMO_PLAN
 from coach.processes import (
@@ -21,6 +20,7 @@ from coach.processes import (
     start_rasa,
     wait_until_up,
 )
+from data.logging_setup import configure
 from data.settings import get_settings
 
 log = logging.getLogger(__name__)

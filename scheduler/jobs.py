@@ -23,13 +23,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.pacing import Delivery
-from bot.rasa_client import RasaClient, RasaUnavailable
-from bot.rendering import Reply, from_rasa
 from data import nudge_log, safety_events
 from data.db import insert_once, run_in_thread
 from data.models import Assignment, CheckIn, NudgeLog, Patient, ScheduleChange, utcnow
 from data.schedule_changes import paused_until
+from messaging.delivery import Delivery
+from messaging.rasa_client import RasaClient, RasaUnavailable
+from messaging.rendering import Reply, from_rasa
 from scheduler.nudges import planned_instant
 
 log = logging.getLogger(__name__)

@@ -27,11 +27,11 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.content import content, say
-from bot.rendering import Reply
 from data import nudge_log, patients, rasa_tracker, retention, safety_events, scheduler_lease
 from data.db import run_in_thread
 from data.models import Assignment, NudgeLog, Patient, utcnow
+from data.wording import content, say
+from messaging.rendering import Reply
 from scheduler import jobs, planner
 from scheduler.nudges import WantedJob, due_since, wanted_jobs
 from scheduler.offloop import OffLoopScheduler

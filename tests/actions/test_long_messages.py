@@ -8,11 +8,11 @@ from actions.barriers import ValidateBarrierForm
 from actions.checkin import ValidateCheckinDetailsForm
 from actions.common import patient_words
 from bot.conversation import NLU_TEXT_LIMIT, Conversation, Sender
-from bot.rasa_client import RasaClient
 from data.care_plans import apply_plan
 from data.db import transaction
 from data.models import Patient, utcnow
 from data.plan_schema import load_plan
+from messaging.rasa_client import RasaClient
 from tests.actions.conftest import FIXTURES, tracker
 from tests.support.rasa_stub import RasaStub
 

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.conversation import Conversation, RetryLater, Sender
-from bot.rasa_client import RasaClient
 from data.care_plans import apply_plan
 from data.db import transaction
 from data.models import InboxUpdate, Patient, SafetyEvent, utcnow
 from data.plan_schema import load_plan
+from messaging.rasa_client import RasaClient
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 

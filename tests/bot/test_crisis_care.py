@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.conversation import Conversation, Sender
-from bot.rasa_client import RasaClient
 from data.care_plans import apply_plan
 from data.db import transaction
 from data.models import Patient, SafetyEvent, utcnow
 from data.plan_schema import load_plan
 from data.wording import parse_risk_answer
+from messaging.rasa_client import RasaClient
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 ALEX = Sender(telegram_user_id=100, chat_id=100)

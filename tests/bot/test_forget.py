@@ -14,13 +14,13 @@ from sqlalchemy import Column, MetaData, String, Table, create_engine, func, ins
 
 from bot.conversation import Conversation, Sender
 from bot.erasures import Deletion
-from bot.rasa_client import RasaClient
 from data import barriers, chat_messages, checkins, safety_events, schedule_changes, tasks, worksheets
 from data.care_plans import apply_plan
 from data.db import make_engine, transaction
 from data.models import Assignment, NudgeLog, Patient, utcnow
 from data.plan_schema import load_plan
 from data.report import build_report
+from messaging.rasa_client import RasaClient
 from scheduler import jobs
 from scheduler.service import NudgeScheduler
 

@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from bot import crisis
 from bot.conversation import Conversation
-from bot.rasa_client import RasaClient
 from bot.telegram_channel import TelegramChannel, build_bot
 from data import inbox
 from data.care_plans import apply_plan
@@ -23,6 +22,7 @@ from data.db import transaction
 from data.models import InboxUpdate, Patient, utcnow
 from data.plan_schema import load_plan
 from data.wording import say
+from messaging.rasa_client import RasaClient
 from tests.bot.test_telegram_channel import ALEX, FIXTURES, TOKEN, _closed_port
 from tests.support.botapi_server import FakeBotApi
 

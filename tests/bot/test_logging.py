@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.logging_setup import configure, redact
 from data.care_plans import apply_plan
 from data.db import transaction
+from data.logging_setup import configure, redact
 from data.models import SafetyEvent
 from data.plan_schema import load_plan
 

@@ -13,8 +13,8 @@ import time
 from collections.abc import Iterator
 
 from bot.pacing import Pacer
-from bot.rendering import Button, Reply
 from bot.telegram_channel import TelegramChannel, build_bot
+from messaging.rendering import Button, Reply
 from tests.support.botapi_server import FakeBotApi
 
 TOKEN = "123456789:AAtest-token-for-the-loopback-server0"

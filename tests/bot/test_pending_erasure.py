@@ -15,15 +15,15 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
-from bot.content import content
 from bot.conversation import Conversation, Sender
 from bot.erasures import Deletion, Outcome
-from bot.rasa_client import RasaClient
 from data import chat_messages
 from data.care_plans import apply_plan
 from data.db import transaction
 from data.models import Patient, PendingErasure, utcnow
 from data.plan_schema import load_plan
+from data.wording import content
+from messaging.rasa_client import RasaClient
 from tests.support import rasa_store
 from tests.support.botapi_server import FakeBotApi
 from tests.support.tcp_proxy import TcpProxy
@@ -38,7 +38,7 @@ TOKEN = "123456789:AAtest-token-for-the-loopback-server0"
 FORGET_THEN_DIE = """
 import asyncio, os, signal, sys
 from bot.conversation import Conversation, Sender
-from bot.rasa_client import RasaClient
+from messaging.rasa_client import RasaClient
 from data import rasa_tracker
 from data.db import make_engine, make_sessionmaker
 

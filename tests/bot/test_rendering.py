@@ -1,4 +1,4 @@
-from bot.rendering import (
+from messaging.rendering import (
     Button,
     Reply,
     fits_callback,

@@ -13,13 +13,13 @@ from sqlalchemy import select
 
 from bot import crisis
 from bot.conversation import Conversation
-from bot.rasa_client import RasaClient
 from bot.telegram_channel import TelegramChannel, build_bot
 from data import inbox
 from data.care_plans import apply_plan
 from data.db import transaction
 from data.models import Assignment, InboxUpdate, Patient, utcnow
 from data.plan_schema import load_plan
+from messaging.rasa_client import RasaClient
 from tests.support.botapi_server import FakeBotApi
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -279,9 +279,9 @@ def _deleted(api) -> dict[int, bool]:
 def test_forget_says_when_telegram_failed_to_delete_and_the_retry_deletes_later(
     make_channel, api, sessions, tmp_path
 ):
-    from bot.content import content
     from bot.erasures import Erasures
     from data.models import PendingErasure
+    from data.wording import content
 
     # Telegram fails every try while the patient waits (a 5xx is no refusal: worth retrying).
     api.fail_next("deleteMessages", 500, "Internal Server Error", times=3)
@@ -296,7 +296,7 @@ def test_forget_says_when_telegram_failed_to_delete_and_the_retry_deletes_later(
         assert row.sender_id is None and row.chat_id == ALEX and len(row.messages) == 4
         row_id = row.id
 
-    # The bot's retry loop, as bot/app.py runs it, once the retry is due.
+    # The bot's retry loop, as coach/wiring.py runs it, once the retry is due.
     with transaction(sessions) as session:
         session.get(PendingErasure, row_id).next_attempt_at = utcnow()
     channel = make_channel()
@@ -315,8 +315,8 @@ def test_forget_says_when_telegram_failed_to_delete_and_the_retry_deletes_later(
 
 
 def test_forget_waits_out_a_flood_limit_while_the_patient_waits(make_channel, api, sessions):
-    from bot.content import content
     from data.models import PendingErasure
+    from data.wording import content
 
     api.fail_next("deleteMessages", 429, "Too Many Requests: retry after 1", parameters={"retry_after": 1})
     done = _forget_through_telegram(make_channel, api)
@@ -372,7 +372,7 @@ def test_mydata_includes_the_patients_own_conversation_as_rasa_holds_it(
 def test_mydata_says_so_when_the_conversation_could_not_be_read(make_channel, api, sessions, tmp_path):
     import json
 
-    from bot.content import say
+    from data.wording import say
 
     (tmp_path / "t.db").mkdir()  # Rasa's store can't be opened
     api.send_text(ALEX, "/mydata")

@@ -4,12 +4,12 @@ import asyncio
 from pathlib import Path
 
 from bot.conversation import Conversation, Sender
-from bot.rasa_client import RasaClient
 from data import safety_events
 from data.care_plans import apply_plan
 from data.db import make_engine, transaction
 from data.models import SafetyEvent, Therapist
 from data.plan_schema import load_plan, parse_plan
+from messaging.rasa_client import RasaClient
 from scheduler import jobs
 from scheduler.service import NudgeScheduler
 

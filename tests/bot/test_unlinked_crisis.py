@@ -7,11 +7,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.conversation import Conversation, Sender
-from bot.rasa_client import RasaClient
 from data.care_plans import apply_plan
 from data.db import transaction
 from data.models import InboxUpdate, Patient, SafetyEvent
 from data.plan_schema import load_plan
+from messaging.rasa_client import RasaClient
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 

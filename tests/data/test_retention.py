@@ -13,7 +13,6 @@ from sqlalchemy import create_engine, func, select, text
 
 from bot.conversation import Conversation, Sender
 from bot.erasures import Erasures
-from bot.rasa_client import RasaClient
 from data import chat_messages, checkins, rasa_tracker
 from data.care_plans import apply_plan
 from data.db import transaction
@@ -21,6 +20,7 @@ from data.inbox import DEDUPE_WINDOW
 from data.models import Assignment, ChatMessage, CheckIn, InboxUpdate, NudgeLog, Patient, utcnow
 from data.plan_schema import load_plan
 from data.wording import say
+from messaging.rasa_client import RasaClient
 from scheduler.jobs import Runtime
 from scheduler.nudges import wanted_jobs
 from scheduler.service import NudgeScheduler

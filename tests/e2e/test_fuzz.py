@@ -45,8 +45,8 @@ from hypothesis import strategies as st
 from sqlalchemy import MetaData, create_engine, select, text
 from sqlalchemy.engine import Engine, make_url
 
-from bot.content import content, say
 from bot.conversation import _RASA_PAYLOAD as RASA_PAYLOAD
+from data.wording import content, say
 from tests.support.botapi_server import BLOCKED, NOT_MODIFIED
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]

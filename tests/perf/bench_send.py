@@ -21,8 +21,8 @@ from collections import Counter
 from pathlib import Path
 
 from bot.pacing import Pacer
-from bot.rendering import Reply
 from bot.telegram_channel import TelegramChannel, build_bot
+from messaging.rendering import Reply
 from tests.support.botapi_server import FakeBotApi
 
 TOKEN = "123456789:AAbench-token-for-the-loopback-server"

@@ -13,10 +13,10 @@ import sys
 
 from sqlalchemy import func, select
 
-from bot.rasa_client import RasaClient
 from bot.telegram_channel import TelegramChannel, build_bot
 from data.db import make_engine, make_sessionmaker
 from data.models import NudgeLog, ScheduleChange
+from messaging.rasa_client import RasaClient
 from scheduler.jobs import Runtime
 from scheduler.service import NudgeScheduler
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.rasa_client import RasaClient
 from data import nudge_log
 from data.care_plans import apply_plan
 from data.db import make_engine, transaction
 from data.models import Assignment, NudgeLog, Patient, SafetyEvent, utcnow
 from data.plan_schema import load_plan
+from messaging.rasa_client import RasaClient
 from scheduler import jobs
 from scheduler.service import FOLLOW_UP_AFTER, NudgeScheduler, _awake
 from tests.support.rasa_stub import RasaStub

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.rasa_client import RasaClient
 from bot.telegram_channel import TelegramChannel, build_bot
 from data import chat_messages
 from data.care_plans import apply_plan
 from data.db import make_engine, transaction
 from data.models import Assignment, NudgeLog, Patient, utcnow
 from data.plan_schema import load_plan
+from messaging.rasa_client import RasaClient
 from scheduler import jobs
 from scheduler.service import NudgeScheduler
 from tests.support.botapi_server import FakeBotApi
@@ -145,7 +145,7 @@ def test_a_nudge_noted_in_the_chat_but_not_marked_sent_is_not_sent_again(db_url,
     log_id = _in_doubt(sessions, linked)
 
     async def send_and_note():
-        from bot.rendering import Button, Reply
+        from messaging.rendering import Button, Reply
 
         bot = build_bot(TOKEN, api.base_url)
         async with bot:

@@ -15,7 +15,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from bot.rasa_client import CHANNEL_PATH
+from messaging.rasa_client import CHANNEL_PATH
 
 _PATH = re.compile(r"^/conversations/([^/]+)/trigger_intent$")
 

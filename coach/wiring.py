@@ -10,13 +10,13 @@ import signal
 
 from bot import crisis
 from bot.conversation import Conversation
-from bot.pacing import Delivery
-from bot.rasa_client import RasaClient
-from bot.rendering import Reply, terminal_text
 from bot.telegram_channel import TelegramChannel, build_bot
 from bot.terminal_chat import chat
 from data.db import make_engine, make_sessionmaker
 from data.settings import Settings
+from messaging.delivery import Delivery
+from messaging.rasa_client import RasaClient
+from messaging.rendering import Reply, terminal_text
 from scheduler.jobs import Runtime
 from scheduler.service import NudgeScheduler
 

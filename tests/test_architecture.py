@@ -1,0 +1,104 @@
+"""The dependency rules the README draws, checked on the source: packages depend one way,
+and no module imports itself back through others."""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Each package and the product packages it may import (the README's "How the code is laid out").
+ALLOWED = {
+    "coach": {"bot", "scheduler", "messaging", "data"},  # the composition root
+    "bot": {"messaging", "data"},
+    "scheduler": {"messaging", "data"},
+    "actions": {"data"},
+    "messaging": set(),
+    "data": set(),
+}
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for package in ALLOWED:
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue  # Alembic loads them by path
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            found[name.removesuffix(".__init__")] = path
+    return found
+
+
+def imports(found: dict[str, Path]) -> dict[str, set[str]]:
+    """module -> the product modules it imports (anywhere in it, functions included). `from a
+    import b` is an import of `a.b` when that is a module, otherwise of `a`."""
+    graph: dict[str, set[str]] = defaultdict(set)
+    for name, path in found.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [
+                    f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in found else node.module
+                    for alias in node.names
+                ]
+            else:
+                continue
+            graph[name] |= {t for t in targets if t in found and t != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_packages_depend_one_way():
+    graph = imports(modules())
+    wrong = sorted(
+        f"{source} imports {target}"
+        for source, targets in graph.items()
+        for target in targets
+        if (a := source.split(".")[0]) != (b := target.split(".")[0]) and b not in ALLOWED[a]
+    )
+    assert wrong == []
+
+
+def test_no_module_imports_itself_back():
+    assert cycles(imports(modules())) == []
+
+
+def test_the_checks_see_what_they_should():
+    """Guards against a check that cannot fail: a made-up cycle and a wrong import are found."""
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    graph = imports(modules())
+    assert "messaging.rasa_client" in graph["scheduler.jobs"]
+    assert len(graph) > 50
