@@ -14,9 +14,9 @@ from bot.telegram_channel import TelegramChannel, build_bot
 from bot.terminal_chat import chat
 from data.db import make_engine, make_sessionmaker
 from data.settings import Settings
-from messaging.delivery import Delivery
+from messaging.delivery import Delivery, Outgoing
 from messaging.rasa_client import RasaClient
-from messaging.rendering import Reply, terminal_text
+from messaging.rendering import terminal_text
 from scheduler.jobs import Runtime
 from scheduler.service import NudgeScheduler
 
@@ -74,13 +74,12 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
             if terminal_patient is None:
                 raise SystemExit("No TELEGRAM_BOT_TOKEN: use `coach chat` for the terminal chat.")
 
-            async def to_terminal(
-                patient_id: str, chat_id: int, replies: list[Reply], _silent: bool, before_send
-            ) -> Delivery:
-                if patient_id != terminal_patient:
+            async def to_terminal(outgoing: Outgoing) -> Delivery:
+                if outgoing.patient_id != terminal_patient:
                     return "failed"
-                await before_send()
-                for reply in replies:
+                if outgoing.before_send is not None:
+                    await outgoing.before_send()
+                for reply in outgoing.replies:
                     print(f"\ncoach (nudge)> {terminal_text(reply)}", flush=True)
                 return "delivered"
 
@@ -94,12 +93,14 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
             log.info("bot started as @%s", bot.username)
             channel = TelegramChannel(bot, conversation, sessions)
 
-            async def to_telegram(
-                _patient: str, chat_id: int, replies: list[Reply], silent: bool, before_send
-            ) -> Delivery:
+            async def to_telegram(outgoing: Outgoing) -> Delivery:
                 # Nudges queue behind replies to patients who are talking to the bot right now.
                 return await channel.send_checked(
-                    chat_id, replies, silent=silent, bulk=True, before_send=before_send
+                    outgoing.chat_id,
+                    outgoing.replies,
+                    silent=outgoing.silent,
+                    bulk=True,
+                    before_send=outgoing.before_send,
                 )
 
             scheduler = scheduler_with(to_telegram, channel.find_sent)

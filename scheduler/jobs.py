@@ -27,17 +27,13 @@ from data import nudge_log, safety_events
 from data.db import insert_once, run_in_thread
 from data.models import Assignment, CheckIn, NudgeLog, Patient, ScheduleChange, utcnow
 from data.schedule_changes import paused_until
-from messaging.delivery import Delivery
+from messaging.delivery import Deliver, Delivery, Outgoing
 from messaging.rasa_client import RasaClient, RasaUnavailable
-from messaging.rendering import Reply, from_rasa
+from messaging.rendering import from_rasa
 from scheduler.nudges import planned_instant
 
 log = logging.getLogger(__name__)
 
-# (patient id, chat id, replies, silent, before_send) -> what became of them; the deliverer
-# awaits before_send once, when the first message is about to leave, passing that
-# message's buttons as the channel will show them (or nothing).
-Deliver = Callable[[str, int, list[Reply], bool, Callable[..., Awaitable[None]]], Awaitable[Delivery]]
 # (chat id, message id to look after, first message's buttons, messages known since) ->
 # "arrived" | "absent" | "unsure": did a nudge cut short by a crash reach the chat?
 Probe = Callable[[int, int, dict | None, dict[int, str | None]], Awaitable[str]]
@@ -237,7 +233,9 @@ async def _deliver(runtime: Runtime, due: _Due, *, follow_up: bool = False) -> s
                     ),
                 )
 
-        outcome = await runtime.deliver(due.patient_id, due.chat_id, from_rasa(messages), due.silent, sending)
+        outcome = await runtime.deliver(
+            Outgoing(due.chat_id, from_rasa(messages), due.patient_id, silent=due.silent, before_send=sending)
+        )
     if outcome == "unreachable":
 
         def unreachable(session: Session) -> None:

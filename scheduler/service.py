@@ -31,6 +31,7 @@ from data import nudge_log, patients, rasa_tracker, retention, safety_events, sc
 from data.db import run_in_thread
 from data.models import Assignment, NudgeLog, Patient, utcnow
 from data.wording import content, say
+from messaging.delivery import Outgoing
 from messaging.rendering import Reply
 from scheduler import jobs, planner
 from scheduler.nudges import WantedJob, due_since, wanted_jobs
@@ -50,10 +51,6 @@ ALERT_WINDOW = dt.timedelta(hours=24)
 # Retention (data/retention.py): pruned this often, the first time soon after taking the lease.
 PRUNE_SECONDS = 3600
 FIRST_PRUNE_SECONDS = 60
-
-
-async def _nothing() -> None:
-    return None
 
 
 class NudgeScheduler:
@@ -236,7 +233,7 @@ class NudgeScheduler:
             erased_on = discharged_at + dt.timedelta(days=self._retention_days)
             local = erased_on.astimezone(ZoneInfo(timezone))
             text = say("discharged_goodbye", erased_on=local.strftime("%d %B %Y"))
-            outcome = await self._runtime.deliver(patient_id, chat_id, [Reply(text)], False, _nothing)
+            outcome = await self._runtime.deliver(Outgoing(chat_id, [Reply(text)], patient_id))
             if outcome == "failed":  # "unreachable" (blocked): nothing to say it through
                 await run_in_thread(
                     self._sessions,
@@ -297,7 +294,7 @@ class NudgeScheduler:
                 at=at.astimezone(ZoneInfo(timezone)).strftime("%H:%M on %a %d %b"),
                 detected_by=content()["crisis_raised_by"].get(detected_by, detected_by),
             )
-            outcome = await self._runtime.deliver("", chat_id, [Reply(text)], False, _nothing)
+            outcome = await self._runtime.deliver(Outgoing(chat_id, [Reply(text)]))
             if outcome == "delivered":
                 sent += 1
                 log.info("therapist told of a crisis response")
@@ -315,7 +312,7 @@ class NudgeScheduler:
                 continue
             at = erased_at.astimezone(ZoneInfo(timezone)).strftime("%H:%M on %a %d %b")
             text = say("therapist_patient_left", patient_id=patient_id, at=at)
-            if await self._runtime.deliver("", chat_id, [Reply(text)], False, _nothing) == "delivered":
+            if await self._runtime.deliver(Outgoing(chat_id, [Reply(text)])) == "delivered":
                 sent += 1
             else:
                 await run_in_thread(

@@ -64,9 +64,9 @@ def test_a_crisis_response_alerts_the_linked_therapist_once_with_no_words(db_url
         )
     sent, answer = [], ["failed"]
 
-    async def deliver(patient_id, chat_id, replies, silent, before_send):
+    async def deliver(outgoing):
         if answer[0] == "delivered":
-            sent.extend((chat_id, r.text) for r in replies)
+            sent.extend((outgoing.chat_id, r.text) for r in outgoing.replies)
         return answer[0]
 
     async def scenario():
@@ -99,8 +99,8 @@ def test_the_therapist_is_told_once_when_a_patient_erases_their_data(db_url, ses
         erase_patient(session=session, patient_id="p-100")
     sent = []
 
-    async def deliver(patient_id, chat_id, replies, silent, before_send):
-        sent.extend((chat_id, r.text) for r in replies)
+    async def deliver(outgoing):
+        sent.extend((outgoing.chat_id, r.text) for r in outgoing.replies)
         return "delivered"
 
     async def scenario():

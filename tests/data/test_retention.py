@@ -168,8 +168,8 @@ class Delivered:
         self.outcome = outcome
         self.sent: list[tuple[str, int, str]] = []
 
-    async def __call__(self, patient_id, chat_id, replies, silent, before_send):
-        self.sent.append((patient_id, chat_id, replies[0].text))
+    async def __call__(self, outgoing):
+        self.sent.append((outgoing.patient_id, outgoing.chat_id, outgoing.replies[0].text))
         return self.outcome
 
 

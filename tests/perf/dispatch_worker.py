@@ -55,9 +55,13 @@ async def run(db_url: str, api_url: str, rasa_url: str) -> None:
     async with bot:
         channel = TelegramChannel(bot, None, sessions)  # type: ignore[arg-type]  # sending only
 
-        async def deliver(_patient, chat_id, replies, silent, before_send):
+        async def deliver(outgoing):
             return await channel.send_checked(
-                chat_id, replies, silent=silent, bulk=True, before_send=before_send
+                outgoing.chat_id,
+                outgoing.replies,
+                silent=outgoing.silent,
+                bulk=True,
+                before_send=outgoing.before_send,
             )
 
         scheduler = NudgeScheduler(

@@ -43,11 +43,13 @@ class Recorder:
         self.sent: list[tuple[str, int, str, bool]] = []
         self.answer = answer
 
-    async def __call__(self, patient_id, chat_id, replies, silent, before_send):
+    async def __call__(self, outgoing):
         if self.answer != "failed":
-            await before_send()
+            await outgoing.before_send()
         if self.answer == "delivered":
-            self.sent += [(patient_id, chat_id, r.text, silent) for r in replies]
+            self.sent += [
+                (outgoing.patient_id, outgoing.chat_id, r.text, outgoing.silent) for r in outgoing.replies
+            ]
         return self.answer
 
 

@@ -75,8 +75,13 @@ def _take_over(db_url, sessions, api) -> None:
         async with bot:
             channel = TelegramChannel(bot, None, sessions)
 
-            async def deliver(_patient, chat_id, replies, silent, before_send):
-                return await channel.send_checked(chat_id, replies, silent=silent, before_send=before_send)
+            async def deliver(outgoing):
+                return await channel.send_checked(
+                    outgoing.chat_id,
+                    outgoing.replies,
+                    silent=outgoing.silent,
+                    before_send=outgoing.before_send,
+                )
 
             runtime = jobs.Runtime(
                 sessions, RasaClient(rasa_url, "stub-token", timeout=5), deliver, probe=channel.find_sent

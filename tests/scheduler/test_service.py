@@ -31,7 +31,7 @@ def _link(sessions, patient_id, chat_id):
 
 
 async def _reconcile_twice(db_url, sessions):
-    async def deliver(patient_id, chat_id, replies, silent, before_send):
+    async def deliver(outgoing):
         return "delivered"
 
     engine = make_engine(db_url)
