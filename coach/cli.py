@@ -37,7 +37,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(f"{args.file}: valid ({len(plan.patients)} patient(s), {tasks} task(s))")
         return 0
     with transaction(_sessions()) as session:
-        changes = apply_plan(plan, session=session, invite_ttl_days=get_settings().invite_ttl_days)
+        settings = get_settings()
+        changes = apply_plan(
+            plan,
+            session=session,
+            invite_ttl_days=settings.invite_ttl_days,
+            default_timezone=settings.default_timezone,
+        )
     if not changes:
         print("No changes: the database already matches the plan.")
     for change in changes:

@@ -75,7 +75,12 @@ def prepare_database(settings, *, demo: bool) -> None:
         with transaction(make_sessionmaker(engine)) as session:
             if settings.telegram_bot_token is None:
                 if demo:
-                    for change in apply_plan(plan, session=session, invite_ttl_days=settings.invite_ttl_days):
+                    for change in apply_plan(
+                        plan,
+                        session=session,
+                        invite_ttl_days=settings.invite_ttl_days,
+                        default_timezone=settings.default_timezone,
+                    ):
                         print(change, flush=True)
                 return
             people = [*plan.patients, *plan.therapists]

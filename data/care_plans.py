@@ -35,7 +35,9 @@ def _note(changes: list[str], what: str, row: Any, values: dict[str, Any], is_ne
         changes.append(f"updated {what}: {', '.join(fields)}")
 
 
-def apply_plan(plan: CarePlan, *, session: Session, invite_ttl_days: int) -> list[str]:
+def apply_plan(
+    plan: CarePlan, *, session: Session, invite_ttl_days: int, default_timezone: str = "Europe/London"
+) -> list[str]:
     """Upsert the plan; returns one line per change (empty when nothing changed).
 
     New invite codes that were generated are reported as `invite for ID: CODE`,
@@ -53,7 +55,7 @@ def apply_plan(plan: CarePlan, *, session: Session, invite_ttl_days: int) -> lis
         clinic_row,
         {
             "name": plan.clinic.name,
-            "timezone": plan.clinic.timezone,
+            "timezone": plan.clinic.timezone or default_timezone,
             "crisis_resources": list(plan.clinic.crisis_resources),
         },
         is_new,
@@ -87,7 +89,9 @@ def apply_plan(plan: CarePlan, *, session: Session, invite_ttl_days: int) -> lis
     session.flush()
 
     for patient in plan.patients:
-        changes += _apply_patient(patient, plan, session=session, invite_ttl_days=invite_ttl_days)
+        changes += _apply_patient(
+            patient, clinic_row.timezone, session=session, invite_ttl_days=invite_ttl_days
+        )
     return changes
 
 
@@ -97,7 +101,7 @@ def set_discharged(row: Patient, discharged: bool) -> None:
     row.goodbye_sent_at = None
 
 
-def _apply_patient(patient, plan: CarePlan, *, session: Session, invite_ttl_days: int) -> list[str]:
+def _apply_patient(patient, clinic_timezone: str, *, session: Session, invite_ttl_days: int) -> list[str]:
     changes: list[str] = []
     row = session.get(Patient, patient.id)
     is_new = row is None
@@ -111,7 +115,7 @@ def _apply_patient(patient, plan: CarePlan, *, session: Session, invite_ttl_days
         {
             "therapist_id": patient.therapist,
             "display_name": patient.display_name,
-            "timezone": patient.timezone or plan.clinic.timezone,
+            "timezone": patient.timezone or clinic_timezone,
             "language": patient.language,
             "discreet": patient.discreet,
             "routine": patient.routine.model_dump(mode="json"),

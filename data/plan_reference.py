@@ -69,7 +69,8 @@ FIELDS: dict[str, Doc] = {
     "clinic.name": Doc("The clinic's name. Kept for the clinic's records; the bot doesn't show it."),
     "clinic.timezone": Doc(
         "The clinic's time zone: the time zone of every patient who has none of their own, and "
-        "the one the times in therapists' crisis alerts are given in.",
+        "the one the times in therapists' crisis alerts are given in. Without one, the "
+        "installation's `DEFAULT_TIMEZONE` setting.",
         _TZ_CHECK,
     ),
     "clinic.crisis_resources": Doc(

@@ -46,10 +46,14 @@ class _Strict(BaseModel):
 class Clinic(_Strict):
     id: Identifier = "clinic"
     name: NonEmpty
-    timezone: str
+    # Without one, the installation's DEFAULT_TIMEZONE setting (applied by `coach plan apply`).
+    timezone: str | None = None
     crisis_resources: list[NonEmpty] = Field(min_length=1)
 
-    _tz = field_validator("timezone")(_check_timezone)
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else _check_timezone(value)
 
 
 class Therapist(_Strict):

@@ -11,8 +11,8 @@ import yaml
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def coach(db_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": db_url}
+def coach(db_url: str, *args: str, **env_extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": db_url, **env_extra}
     return subprocess.run(
         [sys.executable, "-m", "coach.cli", *args],
         env=env,
@@ -77,3 +77,24 @@ def test_the_csv_report_has_a_row_for_a_nudge_never_answered(db_url):
     assert result.returncode == 0, result.stderr
     [row] = [line for line in result.stdout.splitlines() if "no_response" in line]
     assert row.startswith(f"p-100,{task.task_id},") and row.endswith("no_response,,,")
+
+
+def test_a_plan_without_time_zones_takes_the_installations_default(db_url, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    raw = yaml.safe_load((FIXTURES / "plan.yml").read_text())
+    del raw["clinic"]["timezone"]
+    for patient in raw["patients"]:
+        patient.pop("timezone", None)
+    raw["patients"][1]["timezone"] = "Asia/Tokyo"  # a patient's own still wins
+    plan = tmp_path / "plan.yml"
+    plan.write_text(yaml.safe_dump(raw))
+    applied = coach(db_url, "plan", "apply", str(plan), DEFAULT_TIMEZONE="America/New_York")
+    assert applied.returncode == 0, applied.stderr
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
+        zones = dict(connection.execute(text("SELECT id, timezone FROM patient")).all())
+        [clinic_zone] = connection.execute(text("SELECT timezone FROM clinic")).scalars()
+    engine.dispose()
+    assert clinic_zone == "America/New_York"
+    assert zones == {"p-100": "America/New_York", "p-200": "Asia/Tokyo"}
