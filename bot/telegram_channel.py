@@ -32,7 +32,7 @@ from bot.pacing import Paced, PacedRateLimiter, Pacer, retry_after_seconds
 from data import chat_messages, inbox
 from data.db import is_transient, run_in_thread
 from data.wording import CRISIS_NUMBERS, parse_risk_answer, say
-from messaging.delivery import Delivery
+from messaging.delivery import Delivery, Outgoing
 from messaging.rendering import Button, Reply, split_text, telegram_markup
 
 log = logging.getLogger(__name__)
@@ -264,6 +264,17 @@ class TelegramChannel:
         """Send the replies in order; True when all were delivered (see send_checked).
         `crisis`: they answer crisis language, and go ahead of every other message."""
         return await self.send_checked(chat_id, replies, silent=silent, crisis=crisis) == "delivered"
+
+    async def deliver(self, outgoing: Outgoing) -> Delivery:
+        """A nudge or an alert (the scheduler's Deliver): queued behind replies to patients
+        who are talking to the bot right now."""
+        return await self.send_checked(
+            outgoing.chat_id,
+            outgoing.replies,
+            silent=outgoing.silent,
+            bulk=True,
+            before_send=outgoing.before_send,
+        )
 
     async def send_checked(
         self,

@@ -93,17 +93,7 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
             log.info("bot started as @%s", bot.username)
             channel = TelegramChannel(bot, conversation, sessions)
 
-            async def to_telegram(outgoing: Outgoing) -> Delivery:
-                # Nudges queue behind replies to patients who are talking to the bot right now.
-                return await channel.send_checked(
-                    outgoing.chat_id,
-                    outgoing.replies,
-                    silent=outgoing.silent,
-                    bulk=True,
-                    before_send=outgoing.before_send,
-                )
-
-            scheduler = scheduler_with(to_telegram, channel.find_sent)
+            scheduler = scheduler_with(channel.deliver, channel.find_sent)
             await scheduler.start()
             # What a /forget left to clear (a crash, a tracker store or Telegram failing):
             # now, then every minute. Here, as only this process can delete in the chat.

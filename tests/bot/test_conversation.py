@@ -4,7 +4,6 @@ Rasa is pointed at a closed port: a real connection failure, not a mock.
 """
 
 import asyncio
-import socket
 from pathlib import Path
 
 import pytest
@@ -16,21 +15,16 @@ from data.db import transaction
 from data.models import InboxUpdate, Patient, SafetyEvent, utcnow
 from data.plan_schema import load_plan
 from messaging.rasa_client import RasaClient
+from tests.support.ports import closed_port
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def conversation(sessions, tmp_path):
     with transaction(sessions) as session:
         apply_plan(load_plan(FIXTURES / "plan.yml"), session=session, invite_ttl_days=14)
-    rasa = RasaClient(f"http://127.0.0.1:{_closed_port()}", "t", timeout=2)
+    rasa = RasaClient(f"http://127.0.0.1:{closed_port()}", "t", timeout=2)
     return Conversation(
         sessions=sessions,
         rasa=rasa,

@@ -3,7 +3,6 @@ database with Rasa a closed port (down): the bot needs neither Rasa nor consent 
 of it, and records when and which net raised it, never the words."""
 
 import asyncio
-import socket
 from pathlib import Path
 
 import pytest
@@ -16,18 +15,13 @@ from data.models import Patient, SafetyEvent, utcnow
 from data.plan_schema import load_plan
 from data.wording import parse_risk_answer
 from messaging.rasa_client import RasaClient
+from tests.support.ports import closed_port
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 ALEX = Sender(telegram_user_id=100, chat_id=100)
 SAM = Sender(telegram_user_id=200, chat_id=200)
 POSSIBLE = "everyone would be better off without me"  # passive: the question, not the full response
 CLEAR = "i want to kill myself"
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -40,7 +34,7 @@ def conversation(sessions, tmp_path):
             row.linked_at = utcnow()
     return Conversation(
         sessions=sessions,
-        rasa=RasaClient(f"http://127.0.0.1:{_closed_port()}", "t", timeout=2),
+        rasa=RasaClient(f"http://127.0.0.1:{closed_port()}", "t", timeout=2),
         invite_ttl_days=14,
         rasa_tracker_url=f"sqlite:///{tmp_path / 't.db'}",
     )

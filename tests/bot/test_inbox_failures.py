@@ -23,8 +23,9 @@ from data.models import InboxUpdate, Patient, utcnow
 from data.plan_schema import load_plan
 from data.wording import say
 from messaging.rasa_client import RasaClient
-from tests.bot.test_telegram_channel import ALEX, FIXTURES, TOKEN, _closed_port
+from tests.bot.test_telegram_channel import ALEX, FIXTURES, TOKEN
 from tests.support.botapi_server import FakeBotApi
+from tests.support.ports import closed_port
 
 pytestmark = pytest.mark.postgres
 
@@ -78,7 +79,7 @@ def database(flaky_database):
 
 
 def _channel(sessions, api, tmp_path, rasa_url=None) -> TelegramChannel:
-    rasa = RasaClient(rasa_url or f"http://127.0.0.1:{_closed_port()}", "t", timeout=2)
+    rasa = RasaClient(rasa_url or f"http://127.0.0.1:{closed_port()}", "t", timeout=2)
     conversation = Conversation(
         sessions=sessions, rasa=rasa, invite_ttl_days=14, rasa_tracker_url=f"sqlite:///{tmp_path / 't.db'}"
     )

@@ -5,7 +5,6 @@ what the bot does on its own: the durable inbox, retries, routing.
 """
 
 import asyncio
-import socket
 from pathlib import Path
 
 import pytest
@@ -21,16 +20,11 @@ from data.models import Assignment, InboxUpdate, Patient, utcnow
 from data.plan_schema import load_plan
 from messaging.rasa_client import RasaClient
 from tests.support.botapi_server import FakeBotApi
+from tests.support.ports import closed_port
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 TOKEN = "123456789:AAtest-token-for-the-loopback-server0"
 ALEX = 620001
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -48,7 +42,7 @@ def make_channel(sessions, tmp_path, api):
         alex.linked_at = alex.consented_at = utcnow()
 
     def make():
-        rasa = RasaClient(f"http://127.0.0.1:{_closed_port()}", "t", timeout=2)
+        rasa = RasaClient(f"http://127.0.0.1:{closed_port()}", "t", timeout=2)
         conversation = Conversation(
             sessions=sessions,
             rasa=rasa,

@@ -24,7 +24,7 @@ from messaging.rasa_client import RasaClient
 from scheduler.jobs import Runtime
 from scheduler.nudges import wanted_jobs
 from scheduler.service import NudgeScheduler
-from tests.bot.test_telegram_channel import _closed_port
+from tests.support.ports import closed_port
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 DAYS = 30  # a clinic's own RETENTION_DAYS, not the default, so the wording must follow it
@@ -228,7 +228,7 @@ def test_after_discharge_the_bot_answers_kindly_and_crisis_words_still_get_help(
         session.get(Patient, "p-100").discharged_at = NOW
     conversation = Conversation(
         sessions=sessions,
-        rasa=RasaClient(f"http://127.0.0.1:{_closed_port()}", "t", timeout=2),  # never reached
+        rasa=RasaClient(f"http://127.0.0.1:{closed_port()}", "t", timeout=2),  # never reached
         invite_ttl_days=14,
         rasa_tracker_url=f"sqlite:///{tmp_path / 't.db'}",
         retention_days=DAYS,

@@ -55,19 +55,10 @@ async def run(db_url: str, api_url: str, rasa_url: str) -> None:
     async with bot:
         channel = TelegramChannel(bot, None, sessions)  # type: ignore[arg-type]  # sending only
 
-        async def deliver(outgoing):
-            return await channel.send_checked(
-                outgoing.chat_id,
-                outgoing.replies,
-                silent=outgoing.silent,
-                bulk=True,
-                before_send=outgoing.before_send,
-            )
-
         scheduler = NudgeScheduler(
             engine=engine,
             sessions=sessions,
-            runtime=Runtime(sessions, rasa, deliver, probe=channel.find_sent),
+            runtime=Runtime(sessions, rasa, channel.deliver, probe=channel.find_sent),
             reconcile_seconds=5,
             lease_seconds=6,
         )

@@ -75,16 +75,11 @@ def _take_over(db_url, sessions, api) -> None:
         async with bot:
             channel = TelegramChannel(bot, None, sessions)
 
-            async def deliver(outgoing):
-                return await channel.send_checked(
-                    outgoing.chat_id,
-                    outgoing.replies,
-                    silent=outgoing.silent,
-                    before_send=outgoing.before_send,
-                )
-
             runtime = jobs.Runtime(
-                sessions, RasaClient(rasa_url, "stub-token", timeout=5), deliver, probe=channel.find_sent
+                sessions,
+                RasaClient(rasa_url, "stub-token", timeout=5),
+                channel.deliver,
+                probe=channel.find_sent,
             )
             service = NudgeScheduler(engine=engine, sessions=sessions, runtime=runtime)
             await service.start()
