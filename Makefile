@@ -74,9 +74,13 @@ run: install
 chat: install
 	$(VENV)/bin/coach chat
 
+# The same three commands run as pre-commit hooks (.pre-commit-config.yaml). mypy's
+# packages and its strict ones are set in pyproject.toml ([tool.mypy]).
+LINTED := bot messaging data actions scheduler coach tests
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check bot messaging data actions scheduler coach tests
-	$(VENV)/bin/ruff format --check bot messaging data actions scheduler coach tests
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy
 
 rasa-validate: $(RASA_VENV)/.installed
 	cd rasa_project && ../$(RASA) data validate --domain domain --data data --config config.yml

@@ -89,7 +89,8 @@ class ActionLogCheckin(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         asked = Asked.of(tracker)
-        status = _STATUS_BY_INTENT.get(asked.intent or "")
+        intent = asked.intent or ""
+        status = _STATUS_BY_INTENT.get(intent)
         if status is None:
             dispatcher.utter_message(response="utter_default")
             return [SlotSet("checkin_logged", False)]
@@ -113,7 +114,7 @@ class ActionLogCheckin(Action):
             return [SlotSet("checkin_logged", False)]
         if found.task is None:
             dispatcher.utter_message(
-                response="utter_which_task", buttons=which_task_buttons(asked.intent, found.tasks)
+                response="utter_which_task", buttons=which_task_buttons(intent, found.tasks)
             )
             return [SlotSet("checkin_logged", False)]
         dispatcher.utter_message(response=f"utter_checkin_{status}", task_title=found.task.title.lower())

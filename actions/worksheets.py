@@ -136,5 +136,5 @@ def start_worksheet(session, asked: Asked):
     found = find_task(session, asked)
     if found.task is None or not worksheets.has_worksheet(found.task.template):
         return False, found
-    worksheets.start(session=session, patient_id=found.patient.id, assignment=found.task)
+    worksheets.start(session=session, patient_id=found.task.patient_id, assignment=found.task)
     return True, found

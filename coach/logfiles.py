@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 DEFAULT_MAX_BYTES = 10_000_000
 DEFAULT_BACKUPS = 3
@@ -45,7 +45,7 @@ class RotatingLog:
         self._file.close()
 
 
-def copy_to_log(stream: BinaryIO, log: RotatingLog) -> threading.Thread:
+def copy_to_log(stream: IO[bytes], log: RotatingLog) -> threading.Thread:
     """Copy `stream` (a child's output) line by line into `log` until it ends."""
 
     def copy() -> None:

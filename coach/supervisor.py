@@ -66,7 +66,7 @@ def prepare_database(settings, *, demo: bool) -> None:
     from data.care_plans import apply_plan
     from data.db import make_engine, make_sessionmaker, transaction
     from data.migrate import upgrade
-    from data.plan_schema import load_plan
+    from data.plan_schema import Patient, Therapist, load_plan
 
     upgrade(settings.database_url)
     plan = load_plan(DEMO_PLAN)
@@ -83,7 +83,7 @@ def prepare_database(settings, *, demo: bool) -> None:
                     ):
                         print(change, flush=True)
                 return
-            people = [*plan.patients, *plan.therapists]
+            people: list[Patient | Therapist] = [*plan.patients, *plan.therapists]
             codes = [person.invite_code for person in people if person.invite_code]
             revoked = invites.revoke_codes(session=session, codes=codes)
     finally:

@@ -38,4 +38,4 @@ def record_barrier(
         "at": utcnow(),
     }
     row, _ = insert_once(session, Barrier, values, "dedupe_key")
-    return row  # type: ignore[return-value]
+    return row

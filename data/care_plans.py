@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from data import invites
+from data import invites, plan_schema
 from data.models import Assignment, Clinic, Patient, Therapist, utcnow
 from data.plan_schema import CarePlan
 
@@ -46,7 +46,7 @@ def apply_plan(
     changes: list[str] = []
     clinic_row = session.get(Clinic, plan.clinic.id)
     is_new = clinic_row is None
-    if is_new:
+    if clinic_row is None:
         clinic_row = Clinic(id=plan.clinic.id)
         session.add(clinic_row)
     _note(
@@ -64,7 +64,7 @@ def apply_plan(
     for therapist in plan.therapists:
         row = session.get(Therapist, therapist.id)
         is_new = row is None
-        if is_new:
+        if row is None:
             row = Therapist(id=therapist.id)
             session.add(row)
         _note(
@@ -101,11 +101,13 @@ def set_discharged(row: Patient, discharged: bool) -> None:
     row.goodbye_sent_at = None
 
 
-def _apply_patient(patient, clinic_timezone: str, *, session: Session, invite_ttl_days: int) -> list[str]:
+def _apply_patient(
+    patient: plan_schema.Patient, clinic_timezone: str, *, session: Session, invite_ttl_days: int
+) -> list[str]:
     changes: list[str] = []
     row = session.get(Patient, patient.id)
     is_new = row is None
-    if is_new:
+    if row is None:
         row = Patient(id=patient.id, sender_id=new_sender_id())
         session.add(row)
     _note(

@@ -47,7 +47,7 @@ def record_checkin(
         "reflection_shared": False,
     }
     row, created = insert_once(session, CheckIn, values, "dedupe_key")
-    return row, created  # type: ignore[return-value]
+    return row, created
 
 
 def update_details(

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+
+from data.models import Base
 
 
 def normalise_url(url: str) -> str:
@@ -47,7 +49,7 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError, PoolTimeout))
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     # Several processes share the file: WAL lets readers run beside the writer,
     # and foreign keys are off by default in SQLite.
     cursor = dbapi_connection.cursor()
@@ -62,6 +64,7 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Base)
 
 
 @contextmanager
@@ -72,8 +75,8 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def insert_once(
-    session: Session, model: type, values: dict, key: str | tuple[str, ...]
-) -> tuple[object, bool]:
+    session: Session, model: type[M], values: Mapping[str, Any], key: str | tuple[str, ...]
+) -> tuple[M, bool]:
     """Insert a row unless one with the same unique `key` column(s) exists.
 
     Returns (row, created). Race-free on both backends: the database decides.
@@ -86,8 +89,15 @@ def insert_once(
         .on_conflict_do_nothing(index_elements=list(keys))
         .returning(getattr(model, keys[0]))
     ).first()
-    row = session.scalar(select(model).where(*(getattr(model, k) == values[k] for k in keys)))
+    # The row exists in this transaction either way: inserted now, or the one in the way.
+    row = session.scalars(select(model).where(*(getattr(model, k) == values[k] for k in keys))).one()
     return row, inserted is not None
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE touched. Session.execute is typed as returning a plain
+    Result; for those statements it is a CursorResult, which carries the count."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def _run_in_transaction(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:

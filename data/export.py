@@ -34,7 +34,8 @@ def patient_export(*, session: Session, patient_id: str) -> dict[str, Any]:
     tasks = list(
         session.scalars(select(Assignment).where(Assignment.patient_id == patient_id).order_by(Assignment.id))
     )
-    names = {t.id: t.task_id for t in tasks}
+    # Keyed by int | None: an obstacle's assignment_id may be empty and then names no task.
+    names: dict[int | None, str] = {t.id: t.task_id for t in tasks}
     ids = list(names)
     return {
         "exported_at": _iso(dt.datetime.now(dt.timezone.utc)),

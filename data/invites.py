@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from data.db import rowcount
 from data.models import Invite, Patient, Therapist, utcnow
 
 # No 0/O or 1/I, so a code read aloud or copied by hand survives.
@@ -64,16 +65,18 @@ def revoke_codes(*, session: Session, codes: list[str]) -> int:
     """Revoke whichever of these codes are still open (published ones: the demo's); how many."""
     if not codes:
         return 0
-    return session.execute(
-        update(Invite)
-        .where(
-            Invite.code_hash.in_([hash_code(code) for code in codes]),
-            Invite.used_at.is_(None),
-            Invite.revoked_at.is_(None),
+    return rowcount(
+        session.execute(
+            update(Invite)
+            .where(
+                Invite.code_hash.in_([hash_code(code) for code in codes]),
+                Invite.used_at.is_(None),
+                Invite.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
         )
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
 
 
 def open_invite_matches(

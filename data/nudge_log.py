@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from data import chat_messages
-from data.db import insert_once
+from data.db import insert_once, rowcount
 from data.models import Assignment, CheckIn, NudgeLog, Patient, utcnow
 
 # A reply this long after a nudge still counts as answering it.
@@ -30,18 +30,22 @@ def recover_after_crash(*, session: Session) -> dict[str, int]:
     A claimed nudge that never reached Telegram is safe to send again; one that
     was on its way may have arrived, and a nudge twice is worse than once late.
     """
-    retry = session.execute(
-        update(NudgeLog)
-        .where(NudgeLog.status == "pending")
-        .values(status="failed")
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    unknown = session.execute(
-        update(NudgeLog)
-        .where(NudgeLog.status == "sending")
-        .values(status="unknown")
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    retry = rowcount(
+        session.execute(
+            update(NudgeLog)
+            .where(NudgeLog.status == "pending")
+            .values(status="failed")
+            .execution_options(synchronize_session=False)
+        )
+    )
+    unknown = rowcount(
+        session.execute(
+            update(NudgeLog)
+            .where(NudgeLog.status == "sending")
+            .values(status="unknown")
+            .execution_options(synchronize_session=False)
+        )
+    )
     return {"to_retry": retry, "unknown": unknown}
 
 
@@ -139,32 +143,36 @@ def retryable(*, session: Session, grace: dt.timedelta, max_attempts: int) -> li
 
 def expire_unsendable(*, session: Session, grace: dt.timedelta, max_attempts: int) -> int:
     """Failed nudges past their grace or out of attempts are recorded as missed."""
-    return session.execute(
-        update(NudgeLog)
-        .where(
-            NudgeLog.status == "failed",
-            (NudgeLog.scheduled_for <= utcnow() - grace) | (NudgeLog.attempts >= max_attempts),
+    return rowcount(
+        session.execute(
+            update(NudgeLog)
+            .where(
+                NudgeLog.status == "failed",
+                (NudgeLog.scheduled_for <= utcnow() - grace) | (NudgeLog.attempts >= max_attempts),
+            )
+            .values(status="missed")
+            .execution_options(synchronize_session=False)
         )
-        .values(status="missed")
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
 
 
 def mark_answered(*, session: Session, patient_id: str) -> int:
     """The patient wrote: recent nudges count as answered and a reduced schedule is lifted."""
     now = utcnow()
     assignment_ids = select(Assignment.id).where(Assignment.patient_id == patient_id)
-    answered = session.execute(
-        update(NudgeLog)
-        .where(
-            NudgeLog.assignment_id.in_(assignment_ids),
-            NudgeLog.status == "sent",
-            NudgeLog.answered_at.is_(None),
-            NudgeLog.sent_at > now - ANSWER_WINDOW,
+    answered = rowcount(
+        session.execute(
+            update(NudgeLog)
+            .where(
+                NudgeLog.assignment_id.in_(assignment_ids),
+                NudgeLog.status == "sent",
+                NudgeLog.answered_at.is_(None),
+                NudgeLog.sent_at > now - ANSWER_WINDOW,
+            )
+            .values(answered_at=now)
+            .execution_options(synchronize_session=False)
         )
-        .values(answered_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     session.execute(
         update(Assignment)
         .where(Assignment.patient_id == patient_id, Assignment.reduced_at.is_not(None))
@@ -207,17 +215,19 @@ def awaiting_follow_up(*, session: Session, since: dt.datetime) -> list[tuple[in
 
 def claim_follow_up(*, session: Session, log_id: int) -> NudgeLog | None:
     """The nudge row, if its follow-up is still wanted and now claimed by this caller."""
-    claimed = session.execute(
-        update(NudgeLog)
-        .where(
-            NudgeLog.id == log_id,
-            NudgeLog.followed_up_at.is_(None),
-            NudgeLog.answered_at.is_(None),
-            NudgeLog.status == "sent",
+    claimed = rowcount(
+        session.execute(
+            update(NudgeLog)
+            .where(
+                NudgeLog.id == log_id,
+                NudgeLog.followed_up_at.is_(None),
+                NudgeLog.answered_at.is_(None),
+                NudgeLog.status == "sent",
+            )
+            .values(followed_up_at=utcnow())
+            .execution_options(synchronize_session=False)
         )
-        .values(followed_up_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     return session.get(NudgeLog, log_id) if claimed == 1 else None
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from data.db import rowcount
 from data.models import Assignment, Clinic, Patient, utcnow
 
 
@@ -77,7 +78,7 @@ def goodbyes_due(*, session: Session) -> list[tuple[str, int, dt.datetime, str]]
             Patient.consented_at.is_not(None),
         )
     )
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [tuple(row) for row in rows]
 
 
 def claim_goodbye(*, session: Session, patient_id: str, claim: bool = True) -> bool:
@@ -92,11 +93,13 @@ def claim_stamp(*, session: Session, patient_id: str, column: str, claim: bool =
     stamp = getattr(Patient, column)
     condition = stamp.is_(None) if claim else stamp.is_not(None)
     return (
-        session.execute(
-            update(Patient)
-            .where(Patient.id == patient_id, condition)
-            .values({column: utcnow() if claim else None})
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        rowcount(
+            session.execute(
+                update(Patient)
+                .where(Patient.id == patient_id, condition)
+                .values({column: utcnow() if claim else None})
+                .execution_options(synchronize_session=False)
+            )
+        )
         == 1
     )

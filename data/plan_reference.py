@@ -16,6 +16,7 @@ of the schema is missing from it, or when an example in it does not validate.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 import types
 from pathlib import Path
@@ -225,8 +226,9 @@ MODELS: dict[str, str] = {
     "Schedule": "When a task is nudged.",
 }
 
-# Patterns in the schema, in words. A new pattern needs its words here.
-PATTERNS: dict[str, tuple[str, str]] = {
+# Patterns in the schema, in words. A new pattern needs its words here. Keyed the way
+# pydantic types StringConstraints.pattern, though ours are all strings.
+PATTERNS: dict[str | re.Pattern[str], tuple[str, str]] = {
     r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$": (
         "identifier",
         "1 to 64 characters: letters, digits, `_`, `.` and `-`, starting with a letter or a digit",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -160,12 +161,12 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     if error["type"] == "missing":
         return "field required"
     if error["type"] == "extra_forbidden":
         return "unknown field"
-    msg = error["msg"].removeprefix("Value error, ")
+    msg: str = error["msg"].removeprefix("Value error, ")
     return msg[:1].lower() + msg[1:]
 
 
@@ -174,7 +175,8 @@ def _cross_checks(plan: CarePlan) -> list[str]:
     therapist_ids = [t.id for t in plan.therapists]
     problems += _duplicates(therapist_ids, "therapists", "id")
     problems += _duplicates([p.id for p in plan.patients], "patients", "id")
-    codes = [p.invite_code.upper() for p in [*plan.patients, *plan.therapists] if p.invite_code]
+    people: list[Patient | Therapist] = [*plan.patients, *plan.therapists]
+    codes = [p.invite_code.upper() for p in people if p.invite_code]
     if len(codes) != len(set(codes)):
         problems.append("invite_code: two people share an invite_code")
     for i, patient in enumerate(plan.patients):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from data import erasure
 from data.chat_messages import DELETABLE_FOR
+from data.db import rowcount
 from data.inbox import DEDUPE_WINDOW
 from data.models import ChatMessage, InboxUpdate, NudgeLog, Patient, utcnow
 
@@ -40,15 +41,17 @@ def prune(*, session: Session, retention_days: int, now: dt.datetime | None = No
     now = now or utcnow()
     kept_until = now - dt.timedelta(days=retention_days)
     pruned = Pruned()
-    pruned.inbox = session.execute(
-        delete(InboxUpdate).where(
-            InboxUpdate.processed_at.is_not(None), InboxUpdate.received_at < now - DEDUPE_WINDOW
+    pruned.inbox = rowcount(
+        session.execute(
+            delete(InboxUpdate).where(
+                InboxUpdate.processed_at.is_not(None), InboxUpdate.received_at < now - DEDUPE_WINDOW
+            )
         )
-    ).rowcount
-    pruned.chat_messages = session.execute(
-        delete(ChatMessage).where(ChatMessage.at < now - DELETABLE_FOR)
-    ).rowcount
-    pruned.nudge_log = session.execute(delete(NudgeLog).where(NudgeLog.scheduled_for < kept_until)).rowcount
+    )
+    pruned.chat_messages = rowcount(
+        session.execute(delete(ChatMessage).where(ChatMessage.at < now - DELETABLE_FOR))
+    )
+    pruned.nudge_log = rowcount(session.execute(delete(NudgeLog).where(NudgeLog.scheduled_for < kept_until)))
     discharged = session.scalars(
         select(Patient.id).where(Patient.discharged_at < kept_until, Patient.erased_at.is_(None))
     ).all()

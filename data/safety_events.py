@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from data import patients
-from data.db import insert_once
+from data.db import insert_once, rowcount
 from data.models import Clinic, Patient, SafetyEvent, Therapist, utcnow
 
 
@@ -30,7 +30,7 @@ def record_event(
         "at": utcnow(),
     }
     row, _ = insert_once(session, SafetyEvent, values, "dedupe_key")
-    return row  # type: ignore[return-value]
+    return row
 
 
 RISK_CHECK = "risk_check"
@@ -53,17 +53,19 @@ def answer_risk_check(*, session: Session, patient_id: str, event_id: int, answe
     if answer not in ANSWERS:
         return False
     return (
-        session.execute(
-            update(SafetyEvent)
-            .where(
-                SafetyEvent.id == event_id,
-                SafetyEvent.patient_id == patient_id,
-                SafetyEvent.kind == RISK_CHECK,
-                SafetyEvent.answer.is_(None),
+        rowcount(
+            session.execute(
+                update(SafetyEvent)
+                .where(
+                    SafetyEvent.id == event_id,
+                    SafetyEvent.patient_id == patient_id,
+                    SafetyEvent.kind == RISK_CHECK,
+                    SafetyEvent.answer.is_(None),
+                )
+                .values(answer=answer, answered_at=utcnow())
+                .execution_options(synchronize_session=False)
             )
-            .values(answer=answer, answered_at=utcnow())
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         == 1
     )
 
@@ -103,18 +105,20 @@ def alerts_due(*, session: Session, since: dt.datetime) -> list[tuple[int, int, 
         )
         .order_by(SafetyEvent.at)
     )
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [tuple(row) for row in rows]
 
 
 def claim_alert(*, session: Session, event_id: int) -> bool:
     """Mark the therapist told, once; False if someone else already claimed it."""
     return (
-        session.execute(
-            update(SafetyEvent)
-            .where(SafetyEvent.id == event_id, SafetyEvent.therapist_notified_at.is_(None))
-            .values(therapist_notified_at=utcnow())
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        rowcount(
+            session.execute(
+                update(SafetyEvent)
+                .where(SafetyEvent.id == event_id, SafetyEvent.therapist_notified_at.is_(None))
+                .values(therapist_notified_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        )
         == 1
     )
 
@@ -160,7 +164,7 @@ def departures_due(*, session: Session, since: dt.datetime) -> list[tuple[str, i
             Therapist.telegram_chat_id.is_not(None),
         )
     )
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [tuple(row) for row in rows]
 
 
 def claim_departure(*, session: Session, patient_id: str, claim: bool = True) -> bool:

@@ -35,7 +35,7 @@ def request(
         "created_at": utcnow(),
     }
     row, _ = insert_once(session, ScheduleChange, values, "dedupe_key")
-    return row  # type: ignore[return-value]
+    return row
 
 
 def clock_override(*, session: Session, assignment_id: int, patient_id: str) -> str | None:

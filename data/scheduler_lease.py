@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from data.db import insert_once
+from data.db import insert_once, rowcount
 from data.models import SchedulerLease, utcnow
 
 
@@ -38,22 +38,26 @@ def acquire(*, session: Session, name: str, owner: str, ttl: dt.timedelta) -> Le
     )
     if created:
         return Lease(True)
-    renewed = session.execute(
-        update(SchedulerLease)
-        .where(SchedulerLease.name == name, SchedulerLease.owner == owner)
-        .values(expires_at=now + ttl)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    renewed = rowcount(
+        session.execute(
+            update(SchedulerLease)
+            .where(SchedulerLease.name == name, SchedulerLease.owner == owner)
+            .values(expires_at=now + ttl)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if renewed == 1:
         return Lease(True)
     previous = session.get(SchedulerLease, name)
     since = previous.acquired_at if previous is not None else None
-    taken = session.execute(
-        update(SchedulerLease)
-        .where(SchedulerLease.name == name, SchedulerLease.expires_at < now)
-        .values(owner=owner, acquired_at=now, expires_at=now + ttl)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    taken = rowcount(
+        session.execute(
+            update(SchedulerLease)
+            .where(SchedulerLease.name == name, SchedulerLease.expires_at < now)
+            .values(owner=owner, acquired_at=now, expires_at=now + ttl)
+            .execution_options(synchronize_session=False)
+        )
+    )
     return Lease(True, since) if taken == 1 else Lease(False)
 
 

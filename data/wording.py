@@ -14,11 +14,12 @@ CONTENT_FILE = Path(__file__).resolve().parent / "content" / "bot.yml"
 @lru_cache(maxsize=1)
 def content() -> dict[str, Any]:
     with CONTENT_FILE.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        loaded: dict[str, Any] = yaml.safe_load(handle)
+    return loaded
 
 
 def say(key: str, **values: str) -> str:
-    text = content()[key]
+    text: str = content()[key]
     return text.format(**values) if values else text
 
 

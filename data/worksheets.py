@@ -123,7 +123,7 @@ def answer(*, session: Session, worksheet_id: int, text: str, dedupe_key: str) -
 
 
 def done_message(row: Worksheet) -> str:
-    template = (worksheet_content(row.template) or {}).get("done", "Saved.")
+    template: str = (worksheet_content(row.template) or {}).get("done", "Saved.")
     try:
         return template.format(**row.answers)
     except (KeyError, IndexError, ValueError):

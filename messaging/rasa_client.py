@@ -32,7 +32,8 @@ class RasaClient:
         """A patient's message through the bot's own channel (rasa_project/channels/bridgework.py,
         Rasa's REST channel behind the token); returns Rasa's replies."""
         body = {"sender": sender_id, "message": text, "metadata": metadata or {}}
-        return await self._post(CHANNEL_PATH, body, authed=False, bearer=True)
+        replies: list[dict[str, Any]] = await self._post(CHANNEL_PATH, body, authed=False, bearer=True)
+        return replies
 
     async def trigger_intent(
         self, sender_id: str, intent: str, entities: dict[str, Any] | None = None

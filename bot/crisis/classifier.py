@@ -43,9 +43,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import yaml
 
 from bot.crisis import encoder as sentence_encoder
+from bot.crisis.encoder import Floats
 from bot.crisis.text import normalise, parts
 
 TRAINING = Path(__file__).resolve().parents[2] / "data" / "safety" / "crisis_training.yml"
@@ -90,11 +92,11 @@ def _training_examples() -> tuple[list[str], list[str], list[str]]:
     return texts, labels, groups
 
 
-def embed(texts: list[str]) -> np.ndarray:
+def embed(texts: list[str]) -> Floats:
     return sentence_encoder.encoder().encode(texts)
 
 
-def training_embeddings(texts: list[str]) -> np.ndarray:
+def training_embeddings(texts: list[str]) -> Floats:
     """The training messages' embeddings, from the disk cache when it has them."""
     digest = hashlib.sha256(sentence_encoder.fingerprint().encode())
     for text in texts:
@@ -102,7 +104,7 @@ def training_embeddings(texts: list[str]) -> np.ndarray:
         digest.update(b"\0")
     path = CACHE / f"embeddings-{digest.hexdigest()[:20]}.npy"
     if path.exists():
-        cached = np.load(path)
+        cached: Floats = np.load(path)
         if cached.shape[0] == len(texts):
             return cached
     vectors = embed(texts)
@@ -139,15 +141,16 @@ class Model:
         # Stacked by hand: sklearn's FeatureUnion costs a millisecond a message more.
         return hstack([self.words.transform(texts), self.chars.transform(texts)]).tocsr()
 
-    def probabilities(self, texts: list[str], vectors: np.ndarray | None = None) -> np.ndarray:
+    def probabilities(self, texts: list[str], vectors: Floats | None = None) -> npt.NDArray[np.float64]:
         """The probability that each text is a crisis message, read whole only."""
         if vectors is None:
             vectors = embed(texts)
-        return (
+        both: npt.NDArray[np.float64] = (
             self.said.predict_proba(self._said(texts))[:, 1] + self.meant.predict_proba(vectors)[:, 1]
         ) / 2
+        return both
 
-    def score(self, texts: list[str], vectors: np.ndarray | None = None) -> np.ndarray:
+    def score(self, texts: list[str], vectors: Floats | None = None) -> npt.NDArray[np.float64]:
         """Each text's probability, read whole and sentence by sentence (the highest counts)."""
         best = self.probabilities(texts, vectors)
         pieces = [(i, piece) for i, text in enumerate(texts) for piece in parts(text)]
@@ -160,7 +163,7 @@ class Model:
         return [str(k) for k in self.kind.predict(self._said(texts))]
 
 
-def fit(texts: list[str], labels: list[str], vectors: np.ndarray) -> Model:
+def fit(texts: list[str], labels: list[str], vectors: Floats) -> Model:
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import SVC
 
@@ -201,7 +204,7 @@ def score_many(cleans: list[str]) -> list[tuple[str, float]]:
     return list(zip(trained.kinds(cleans), (float(p) for p in trained.score(cleans)), strict=True))
 
 
-def cross_validate(folds: int = FOLDS) -> dict:
+def cross_validate(folds: int = FOLDS) -> dict[str, Any]:
     """Out-of-fold figures on the training data, and the thresholds they support.
 
     What counts is what the classifier adds to the lexicon: crisis messages the
@@ -244,7 +247,7 @@ def cross_validate(folds: int = FOLDS) -> dict:
                 highest = max(highest, float(flagged[-(allowed + 1)]))
         return highest + 1e-3
 
-    def row(t: float) -> dict:
+    def row(t: float) -> dict[str, float]:
         return {
             "threshold": round(t, 3),
             "classifier_recall": round(float(np.mean(probability[is_crisis] >= t)), 4),

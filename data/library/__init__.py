@@ -14,11 +14,13 @@ LIBRARY_DIR = Path(__file__).resolve().parent
 @cache
 def load(name: str) -> dict[str, Any]:
     with (LIBRARY_DIR / f"{name}.yml").open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
+        loaded: dict[str, Any] = yaml.safe_load(handle) or {}
+    return loaded
 
 
 def task_templates() -> dict[str, dict[str, Any]]:
-    return load("tasks")["templates"]
+    templates: dict[str, dict[str, Any]] = load("tasks")["templates"]
+    return templates
 
 
 def barrier_scripts() -> dict[str, Any]:
@@ -31,4 +33,5 @@ def barrier_options(category: str) -> list[dict[str, Any]]:
 
 def worksheet(template: str) -> dict[str, Any] | None:
     """The guided worksheet for a kind of task, if it has one."""
-    return load("worksheets")["worksheets"].get(template)
+    found: dict[str, Any] | None = load("worksheets")["worksheets"].get(template)
+    return found

@@ -12,7 +12,7 @@ from data.settings import get_settings
 _FOREIGN_TABLES = {"apscheduler_jobs", "events"}
 
 
-def _include(obj, name, type_, reflected, compare_to) -> bool:
+def _include(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
     return not (type_ == "table" and name in _FOREIGN_TABLES)
 
 
