@@ -91,3 +91,13 @@ def week_progress(*, session: Session, assignment: Assignment, now: dt.datetime)
     schedule = assignment.schedule or {}
     planned = len(schedule["days"]) if schedule.get("days") else schedule.get("times_per_week")
     return int(done or 0), planned
+
+
+def done_since(*, session: Session, assignment_id: int, since: dt.datetime) -> bool:
+    """Whether the task was reported done at or after `since`."""
+    found = session.scalar(
+        select(CheckIn.id)
+        .where(CheckIn.assignment_id == assignment_id, CheckIn.status == "done", CheckIn.reported_at >= since)
+        .limit(1)
+    )
+    return found is not None

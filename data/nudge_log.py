@@ -246,3 +246,18 @@ def mark_unreachable(*, session: Session, patient_id: str) -> None:
     patient = session.get(Patient, patient_id)
     if patient is not None and patient.unreachable_at is None:
         patient.unreachable_at = utcnow()
+
+
+def retake_failed(*, session: Session, log_id: int, give_up: bool) -> bool:
+    """A failed nudge taken again for a retry (or, giving up, recorded as missed).
+
+    One conditional UPDATE decides who retries: two retries racing cannot both win.
+    True only for the caller that took it to retry.
+    """
+    taken = session.execute(
+        update(NudgeLog)
+        .where(NudgeLog.id == log_id, NudgeLog.status == "failed")
+        .values(status="missed" if give_up else "pending", attempts=NudgeLog.attempts + (0 if give_up else 1))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return not give_up and taken == 1

@@ -92,3 +92,30 @@ def pause_windows(*, session: Session, patient_id: str) -> list[tuple[dt.datetim
         .order_by(ScheduleChange.created_at)
     )
     return [(start, until) for start, until in rows]
+
+
+def once_pending(*, session: Session, since: dt.datetime) -> list[ScheduleChange]:
+    """One-off check-ins asked for, not yet run, due after `since`."""
+    return list(
+        session.scalars(
+            select(ScheduleChange).where(
+                ScheduleChange.kind == "once",
+                ScheduleChange.applied_at.is_(None),
+                ScheduleChange.at > since,
+            )
+        )
+    )
+
+
+def once_to_run(*, session: Session, change_id: int) -> tuple[int, dt.datetime] | None:
+    """(assignment id, time) of a one-off check-in still to run, else None."""
+    change = session.get(ScheduleChange, change_id)
+    if change is None or change.applied_at is not None or change.assignment_id is None:
+        return None
+    return change.assignment_id, change.at
+
+
+def mark_applied(*, session: Session, change_id: int) -> None:
+    change = session.get(ScheduleChange, change_id)
+    if change is not None:
+        change.applied_at = utcnow()

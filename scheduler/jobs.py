@@ -1,8 +1,9 @@
-"""What runs when a nudge is due. Module-level, given plain ids, re-reading the rows.
+"""What runs when a nudge is due: functions given the runtime and plain ids, re-reading the rows.
 
-APScheduler persists a job as a reference to this function and its arguments,
-so the function must be importable and its arguments simple; everything else
-comes from the database when it fires.
+APScheduler persists a job as a reference to one of these functions and its
+arguments, so they must be importable and their arguments simple. Everything
+else comes from the runtime, which the scheduler's executor passes to each job
+as its first argument (scheduler/offloop.py), and from the database.
 
 Exactly once: a nudge is claimed in the nudge log under (task, scheduled time)
 before anything is sent, marked "sending" just before it is handed to Telegram
@@ -20,17 +21,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from data import nudge_log, safety_events
+from data import checkins, nudge_log, nudge_targets, safety_events, schedule_changes
 from data.db import insert_once, run_in_thread
-from data.models import Assignment, CheckIn, NudgeLog, Patient, ScheduleChange, utcnow
+from data.models import Assignment, NudgeLog, Patient, utcnow
 from data.schedule_changes import paused_until
 from messaging.delivery import Deliver, Delivery, Outgoing
 from messaging.rasa_client import RasaClient, RasaUnavailable
 from messaging.rendering import from_rasa
 from scheduler.nudges import planned_instant
+from scheduler.offloop import takes_context
 
 log = logging.getLogger(__name__)
 
@@ -39,33 +40,26 @@ log = logging.getLogger(__name__)
 Probe = Callable[[int, int, dict | None, dict[int, str | None]], Awaitable[str]]
 
 MAX_ATTEMPTS = 5
+# After a crisis response, no nudges for this long: homework can wait.
+CRISIS_QUIET = dt.timedelta(hours=24)
 
 
 @dataclass
 class Runtime:
-    """What a firing job needs, installed by the scheduler service at start."""
+    """What a firing job needs; the scheduler service hands it to every job it runs."""
 
     sessions: sessionmaker[Session]
     rasa: RasaClient
     deliver: Deliver
     # Nudge log rows being delivered by this process, so a retry never overlaps a delivery.
     in_flight: set[int] = field(default_factory=set)
-    # After a crisis response, no nudges for this long: homework can wait.
-    crisis_quiet: dt.timedelta = dt.timedelta(hours=24)
+    crisis_quiet: dt.timedelta = CRISIS_QUIET
     # Nudges being claimed and delivered at once. Thousands fall due together at
     # popular times; Telegram takes 30 a second, so a few dozen in hand keep the
     # pace without flooding the database, Rasa or the connection pool.
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(32))
     # Looks in the chat for a nudge a crash left in doubt (bot/telegram_channel.py find_sent).
     probe: Probe | None = None
-
-
-_runtime: Runtime | None = None
-
-
-def install(runtime: Runtime | None) -> None:
-    global _runtime
-    _runtime = runtime
 
 
 @dataclass(frozen=True)
@@ -79,35 +73,17 @@ class _Due:
     silent: bool
 
 
-def _reachable(patient: Patient | None) -> bool:
-    return (
-        patient is not None
-        and patient.erased_at is None
-        and patient.discharged_at is None
-        and patient.consented_at is not None
-        and patient.telegram_chat_id is not None
-        and patient.unreachable_at is None
-    )
-
-
-def _nothing_to_do(session: Session, assignment: Assignment, patient: Patient, when: dt.datetime) -> bool:
+def _nothing_to_do(
+    session: Session, assignment: Assignment, patient: Patient, when: dt.datetime, quiet: dt.timedelta
+) -> bool:
     """Paused, just through a crisis, or the task is already done today: a nudge would only nag."""
     if paused_until(session=session, patient_id=patient.id) is not None:
         return True
-    quiet = _runtime.crisis_quiet if _runtime is not None else dt.timedelta(hours=24)
     if safety_events.crisis_since(session=session, patient_id=patient.id, since=utcnow() - quiet):
         return True
-    day_start = dt.datetime.combine(
-        when.astimezone(ZoneInfo(patient.timezone)).date(), dt.time(), tzinfo=ZoneInfo(patient.timezone)
-    )
-    done_today = session.scalar(
-        select(CheckIn.id).where(
-            CheckIn.assignment_id == assignment.id,
-            CheckIn.status == "done",
-            CheckIn.reported_at >= day_start,
-        )
-    )
-    return done_today is not None
+    zone = ZoneInfo(patient.timezone)
+    day_start = dt.datetime.combine(when.astimezone(zone).date(), dt.time(), tzinfo=zone)
+    return checkins.done_since(session=session, assignment_id=assignment.id, since=day_start)
 
 
 def _due(log_row: NudgeLog, assignment: Assignment, patient: Patient) -> _Due:
@@ -125,28 +101,30 @@ def _due(log_row: NudgeLog, assignment: Assignment, patient: Patient) -> _Due:
 def _planned(session: Session, assignment_id: int) -> dt.datetime:
     """The planned time a weekly job firing now belongs to (see nudges.planned_instant)."""
     now = utcnow()
-    assignment = session.get(Assignment, assignment_id)
-    patient = session.get(Patient, assignment.patient_id) if assignment is not None else None
-    if assignment is None or patient is None:
+    found = nudge_targets.reachable_task(session=session, assignment_id=assignment_id)
+    if found is None:
         return now.replace(second=0, microsecond=0)
-    return planned_instant(session, assignment, patient, now)
+    return planned_instant(session, found[0], found[1], now)
 
 
-def _claim(session: Session, assignment_id: int, scheduled_for: dt.datetime | None) -> _Due | None:
+def _claim(
+    session: Session,
+    assignment_id: int,
+    scheduled_for: dt.datetime | None,
+    quiet: dt.timedelta = CRISIS_QUIET,
+) -> _Due | None:
     """Write the nudge to the log before sending; None when there's nothing to send.
 
     `scheduled_for` None: a weekly job firing now; its key is the planned time it
     belongs to, so a catch-up after a restart finds the same row.
     """
-    assignment = session.get(Assignment, assignment_id)
-    if assignment is None or not assignment.active:
+    found = nudge_targets.reachable_task(session=session, assignment_id=assignment_id)
+    if found is None:
         return None
-    patient = session.get(Patient, assignment.patient_id)
-    if not _reachable(patient):
-        return None
+    assignment, patient = found
     if scheduled_for is None:
         scheduled_for = planned_instant(session, assignment, patient, utcnow())
-    if _nothing_to_do(session, assignment, patient, scheduled_for):
+    if _nothing_to_do(session, assignment, patient, scheduled_for, quiet):
         return None
     # Three nudges in a row unanswered: from now on half as many, and the therapist sees it.
     if (
@@ -168,40 +146,30 @@ def _claim(session: Session, assignment_id: int, scheduled_for: dt.datetime | No
     return _due(row, assignment, patient)
 
 
-def _reclaim(session: Session, log_id: int) -> _Due | None:
+def _reclaim(session: Session, log_id: int, quiet: dt.timedelta) -> _Due | None:
     """A failed nudge, claimed again for a retry if it is still worth sending."""
-    row = session.get(NudgeLog, log_id)
-    if row is None or row.status != "failed" or row.attempts >= MAX_ATTEMPTS:
+    found = nudge_targets.task_of_nudge(session=session, log_id=log_id)
+    if found is None:
         return None
-    assignment = session.get(Assignment, row.assignment_id)
-    patient = session.get(Patient, assignment.patient_id) if assignment is not None else None
-    give_up = (
-        assignment is None
-        or not assignment.active
-        or not _reachable(patient)
-        or _nothing_to_do(session, assignment, patient, row.scheduled_for)
-    )
-    # One conditional UPDATE decides who retries: two retries racing cannot both win.
-    taken = session.execute(
-        update(NudgeLog)
-        .where(NudgeLog.id == log_id, NudgeLog.status == "failed")
-        .values(status="missed" if give_up else "pending", attempts=NudgeLog.attempts + (0 if give_up else 1))
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if give_up or taken != 1:
+    row, assignment, patient = found
+    if row.status != "failed" or row.attempts >= MAX_ATTEMPTS:
+        return None
+    reachable = nudge_targets.reachable_task(session=session, assignment_id=assignment.id) is not None
+    give_up = not reachable or _nothing_to_do(session, assignment, patient, row.scheduled_for, quiet)
+    if not nudge_log.retake_failed(session=session, log_id=log_id, give_up=give_up):
         return None
     return _due(row, assignment, patient)
 
 
-def _claim_follow_up(session: Session, log_id: int) -> _Due | None:
+def _claim_follow_up(session: Session, log_id: int, quiet: dt.timedelta) -> _Due | None:
     row = nudge_log.claim_follow_up(session=session, log_id=log_id)
     if row is None:
         return None
-    assignment = session.get(Assignment, row.assignment_id)
-    patient = session.get(Patient, assignment.patient_id) if assignment is not None else None
-    if assignment is None or not assignment.active or not _reachable(patient):
+    found = nudge_targets.reachable_task(session=session, assignment_id=row.assignment_id)
+    if found is None:
         return None
-    if _nothing_to_do(session, assignment, patient, utcnow()) or nudge_log.checked_in_since(
+    assignment, patient = found
+    if _nothing_to_do(session, assignment, patient, utcnow(), quiet) or nudge_log.checked_in_since(
         session=session, assignment_id=assignment.id, since=row.sent_at or row.scheduled_for
     ):
         return None
@@ -255,12 +223,6 @@ async def _deliver(runtime: Runtime, due: _Due, *, follow_up: bool = False) -> s
     return status
 
 
-def _installed() -> Runtime | None:
-    if _runtime is None:
-        log.error("nudge fired before the scheduler runtime was installed")
-    return _runtime
-
-
 async def _guarded(runtime: Runtime, due: _Due, **kwargs) -> str:
     runtime.in_flight.add(due.log_id)
     try:
@@ -269,31 +231,31 @@ async def _guarded(runtime: Runtime, due: _Due, **kwargs) -> str:
         runtime.in_flight.discard(due.log_id)
 
 
-async def send_nudge(assignment_id: int, scheduled_for: str | None = None) -> str:
+@takes_context
+async def send_nudge(runtime: Runtime, assignment_id: int, scheduled_for: str | None = None) -> str:
     """Check in on one task at its scheduled time."""
-    runtime = _installed()
-    if runtime is None:
-        return "no_runtime"
     when = dt.datetime.fromisoformat(scheduled_for) if scheduled_for else None
     # The planned time is fixed now, before any wait for a slot.
     if when is None:
         when = await run_in_thread(runtime.sessions, lambda s: _planned(s, assignment_id))
     async with runtime.slots:
-        due = await run_in_thread(runtime.sessions, lambda s: _claim(s, assignment_id, when))
+        due = await run_in_thread(
+            runtime.sessions, lambda s: _claim(s, assignment_id, when, runtime.crisis_quiet)
+        )
         if due is None:
             return "skipped"
         return await _guarded(runtime, due)
 
 
-async def retry_nudge(log_id: int) -> str:
+@takes_context
+async def retry_nudge(runtime: Runtime, log_id: int) -> str:
     """Send again a nudge that failed (Rasa or Telegram down), while it is still timely."""
-    runtime = _installed()
-    if runtime is None or log_id in runtime.in_flight:
+    if log_id in runtime.in_flight:
         return "skipped"
     runtime.in_flight.add(log_id)  # before any await: a second retry sees it at once
     try:
         async with runtime.slots:
-            due = await run_in_thread(runtime.sessions, lambda s: _reclaim(s, log_id))
+            due = await run_in_thread(runtime.sessions, lambda s: _reclaim(s, log_id, runtime.crisis_quiet))
             if due is None:
                 return "skipped"
             return await _deliver(runtime, due)
@@ -301,39 +263,29 @@ async def retry_nudge(log_id: int) -> str:
         runtime.in_flight.discard(log_id)
 
 
-async def send_follow_up(log_id: int) -> str:
+@takes_context
+async def send_follow_up(runtime: Runtime, log_id: int) -> str:
     """The one gentle follow-up to an unanswered nudge."""
-    runtime = _installed()
-    if runtime is None:
-        return "no_runtime"
     async with runtime.slots:
-        due = await run_in_thread(runtime.sessions, lambda s: _claim_follow_up(s, log_id))
+        due = await run_in_thread(
+            runtime.sessions, lambda s: _claim_follow_up(s, log_id, runtime.crisis_quiet)
+        )
         if due is None:
             return "skipped"
         return await _deliver(runtime, due, follow_up=True)
 
 
-async def send_once(change_id: int) -> str:
+@takes_context
+async def send_once(runtime: Runtime, change_id: int) -> str:
     """A one-off check-in the patient asked for; marked applied once it has run."""
-    runtime = _installed()
-    if runtime is None:
-        return "no_runtime"
-
-    def load(session: Session) -> tuple[int, str] | None:
-        change = session.get(ScheduleChange, change_id)
-        if change is None or change.applied_at is not None or change.assignment_id is None:
-            return None
-        return change.assignment_id, change.at.isoformat()
-
-    found = await run_in_thread(runtime.sessions, load)
+    found = await run_in_thread(
+        runtime.sessions, lambda s: schedule_changes.once_to_run(session=s, change_id=change_id)
+    )
     if found is None:
         return "skipped"
-    status = await send_nudge(found[0], found[1])
-
-    def applied(session: Session) -> None:
-        change = session.get(ScheduleChange, change_id)
-        if change is not None:
-            change.applied_at = utcnow()
-
-    await run_in_thread(runtime.sessions, applied)
+    assignment_id, at = found
+    status = await send_nudge(runtime, assignment_id, at.isoformat())
+    await run_in_thread(
+        runtime.sessions, lambda s: schedule_changes.mark_applied(session=s, change_id=change_id)
+    )
     return status

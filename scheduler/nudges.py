@@ -7,12 +7,11 @@ from dataclasses import dataclass
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from data import nudge_log
-from data.models import Assignment, Patient, ScheduleChange, utcnow
-from data.schedule_changes import clock_override, pause_windows
+from data import nudge_log, nudge_targets
+from data.models import Assignment, Patient, utcnow
+from data.schedule_changes import clock_override, once_pending, pause_windows
 from scheduler import planner
 from scheduler.triggers import NudgeTrigger
 
@@ -30,19 +29,12 @@ class WantedJob:
 
 def wanted_jobs(*, session: Session) -> list[WantedJob]:
     """Nudges only for linked, consenting patients' active tasks."""
-    rows = session.execute(_reachable_tasks())
     jobs = []
-    for assignment, patient in rows:
+    for assignment, patient in nudge_targets.reachable_tasks(session=session):
         for i, trig in enumerate(_triggers(session, assignment, patient)):
             jobs.append(WantedJob(f"nudge:{assignment.id}:{i}", SEND_NUDGE, (assignment.id,), trig))
     # One-off check-ins the patient asked for ("later today, at 6").
-    for change in session.scalars(
-        select(ScheduleChange).where(
-            ScheduleChange.kind == "once",
-            ScheduleChange.applied_at.is_(None),
-            ScheduleChange.at > utcnow() - ONCE_GRACE,
-        )
-    ):
+    for change in once_pending(session=session, since=utcnow() - ONCE_GRACE):
         jobs.append(
             WantedJob(f"nudge-once:{change.id}", SEND_ONCE, (change.id,), DateTrigger(run_date=change.at))
         )
@@ -50,23 +42,6 @@ def wanted_jobs(*, session: Session) -> list[WantedJob]:
 
 
 SEND_NUDGE = "scheduler.jobs:send_nudge"
-
-
-def _reachable_tasks():
-    return (
-        select(Assignment, Patient)
-        .join(Patient, Assignment.patient_id == Patient.id)
-        .where(
-            Assignment.active.is_(True),
-            Patient.telegram_chat_id.is_not(None),
-            Patient.consented_at.is_not(None),
-            Patient.erased_at.is_(None),
-            Patient.discharged_at.is_(None),  # the clinic closed the plan
-            # Blocked the bot: nothing reaches them until they write again.
-            Patient.unreachable_at.is_(None),
-        )
-        .order_by(Assignment.id)
-    )
 
 
 SEND_ONCE = "scheduler.jobs:send_once"
@@ -100,7 +75,7 @@ def due_since(*, session: Session, since: dt.datetime, now: dt.datetime) -> list
     just before a crash and was never claimed would otherwise be lost.
     """
     out = []
-    for assignment, patient in session.execute(_reachable_tasks()):
+    for assignment, patient in nudge_targets.reachable_tasks(session=session):
         plan = plan_for(session, assignment, patient)
         out += [(assignment.id, at) for at in planner.instants(plan, since, now + dt.timedelta(seconds=1))]
     return sorted(out, key=lambda item: item[1])
@@ -131,15 +106,8 @@ def upcoming_for(
     *, session: Session, patient_id: str | None, after: dt.datetime, limit: int
 ) -> list[tuple[dt.datetime, Assignment, Patient]]:
     """Upcoming nudges as the plan stands (linked or not), for `coach nudges`."""
-    query = (
-        select(Assignment, Patient)
-        .join(Patient, Assignment.patient_id == Patient.id)
-        .where(Assignment.active.is_(True), Patient.erased_at.is_(None), Patient.discharged_at.is_(None))
-    )
-    if patient_id:
-        query = query.where(Patient.id == patient_id)
     out = []
-    for assignment, patient in session.execute(query):
+    for assignment, patient in nudge_targets.planned_tasks(session=session, patient_id=patient_id):
         triggers = _triggers(session, assignment, patient)
         out += [(t, assignment, patient) for t in planner.upcoming(triggers, after, limit)]
     out.sort(key=lambda item: item[0])

@@ -6,12 +6,23 @@ thousands of nudges fall due at a popular time the bot would stop answering
 patients for as long as that takes. Here the look-up runs on a worker thread,
 as BackgroundScheduler does it (APScheduler guards its job stores with a lock
 for that), and the due coroutines are handed back to the event loop to run.
+
+A job store keeps a job as a reference to an importable function and plain
+arguments, so the objects a job needs (sessions, the Rasa client, the sender)
+cannot be stored with it. They are given to the scheduler instead, as
+`job_context`, and its executor passes them as the first argument to each job
+function marked with `@takes_context`: no module-level state, and two
+schedulers in one process never share it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler, run_in_event_loop
@@ -27,10 +38,45 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def takes_context(func: F) -> F:
+    """Marks a job function whose first parameter is the scheduler's `job_context`.
+
+    APScheduler checks a job's stored arguments against the function's signature,
+    so the signature it sees leaves that parameter out.
+    """
+    signature = inspect.signature(func)
+    func.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])  # type: ignore[attr-defined]
+    func.takes_context = True  # type: ignore[attr-defined]
+    return func
+
+
+class _WithContext:
+    """A job as APScheduler's runner sees it, with the context bound as its first argument."""
+
+    def __init__(self, job: Any, context: object):
+        self._job = job
+        self.func = functools.partial(job.func, context)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._job, name)
+
+    def __str__(self) -> str:
+        return str(self._job)
+
+
 class LoopExecutor(AsyncIOExecutor):
     """Runs coroutine jobs on the event loop, whichever thread hands them over."""
 
+    def __init__(self, context: object = None) -> None:
+        super().__init__()
+        self._context = context
+
     def _do_submit_job(self, job, run_times):
+        if getattr(job.func, "takes_context", False):
+            job = _WithContext(job, self._context)
         if _running_loop() is self._eventloop:
             super()._do_submit_job(job, run_times)
         else:
@@ -40,6 +86,10 @@ class LoopExecutor(AsyncIOExecutor):
 class OffLoopScheduler(AsyncIOScheduler):
     _busy = False
     _again = False
+
+    def __init__(self, *, job_context: object = None, **options: Any):
+        self._job_context = job_context
+        super().__init__(**options)
 
     @run_in_event_loop
     def wakeup(self):
@@ -64,4 +114,4 @@ class OffLoopScheduler(AsyncIOScheduler):
             self._start_timer(wait_seconds)
 
     def _create_default_executor(self):
-        return LoopExecutor()
+        return LoopExecutor(self._job_context)

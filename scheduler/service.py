@@ -19,7 +19,6 @@ import logging
 import os
 import socket
 import uuid
-from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -27,13 +26,11 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from data import nudge_log, patients, rasa_tracker, retention, safety_events, scheduler_lease
+from data import nudge_log, nudge_targets, rasa_tracker, retention, scheduler_lease
 from data.db import run_in_thread
-from data.models import Assignment, NudgeLog, Patient, utcnow
-from data.wording import content, say
-from messaging.delivery import Outgoing
-from messaging.rendering import Reply
+from data.models import Patient, utcnow
 from scheduler import jobs, planner
+from scheduler.announcements import Announcements
 from scheduler.nudges import WantedJob, due_since, wanted_jobs
 from scheduler.offloop import OffLoopScheduler
 
@@ -45,9 +42,8 @@ SEND_FOLLOW_UP = "scheduler.jobs:send_follow_up"
 # The one gentle follow-up comes this long after an unanswered nudge, if the
 # patient is still awake then; otherwise there is none.
 FOLLOW_UP_AFTER = dt.timedelta(hours=3)
-# Crisis alerts to therapists: looked for this often; older than the window, too late to matter.
+# Crisis alerts to therapists and goodbyes to discharged patients are looked for this often.
 ALERT_SECONDS = 5
-ALERT_WINDOW = dt.timedelta(hours=24)
 # Retention (data/retention.py): pruned this often, the first time soon after taking the lease.
 PRUNE_SECONDS = 3600
 FIRST_PRUNE_SECONDS = 60
@@ -70,11 +66,13 @@ class NudgeScheduler:
         self._retention_days = retention_days
         self._rasa_tracker_url = rasa_tracker_url
         self._runtime = runtime
+        self.announcements = Announcements(sessions, runtime.deliver, retention_days)
         self._reconcile_seconds = reconcile_seconds
         self._grace = dt.timedelta(seconds=misfire_grace_seconds)
         self._lease_ttl = dt.timedelta(seconds=lease_seconds)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._scheduler = OffLoopScheduler(
+            job_context=runtime,
             jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")},
             job_defaults={
                 # A nudge late by more than the grace is not sent but recorded as
@@ -95,6 +93,11 @@ class NudgeScheduler:
     def owns_job_store(self) -> bool:
         return self._owning
 
+    @property
+    def runtime(self) -> jobs.Runtime:
+        """What every job this scheduler runs is given first (scheduler/offloop.py)."""
+        return self._runtime
+
     async def start(self) -> None:
         """Start inside the running event loop (APScheduler 3.11 needs one).
 
@@ -102,7 +105,6 @@ class NudgeScheduler:
         for it in the background.
         """
         self._loop = asyncio.get_running_loop()
-        jobs.install(self._runtime)
         lease = await self._renew()
         # The lease is kept by its own task, so a long reconcile never lets it lapse.
         self._tasks.append(asyncio.create_task(self._keep_lease()))
@@ -128,7 +130,6 @@ class NudgeScheduler:
                 )
             except Exception:
                 log.warning("could not release the scheduler lease; it will expire")
-        jobs.install(None)
 
     # --- the lease -----------------------------------------------------------------
 
@@ -185,7 +186,7 @@ class NudgeScheduler:
         due = await run_in_thread(self._sessions, lambda s: due_since(session=s, since=since, now=now))
         if due:
             log.info("catching up on %d planned nudges after a crash", len(due))
-        await asyncio.gather(*(jobs.send_nudge(aid, at.isoformat()) for aid, at in due))
+        await asyncio.gather(*(jobs.send_nudge(self._runtime, aid, at.isoformat()) for aid, at in due))
 
     async def _keep_lease(self) -> None:
         loop = asyncio.get_running_loop()
@@ -214,35 +215,10 @@ class NudgeScheduler:
             if not self._owning:
                 continue
             try:
-                await self.alert_therapists()
-                await self.say_goodbyes()
+                await self.announcements.alert_therapists()
+                await self.announcements.say_goodbyes()
             except Exception:
                 log.exception("crisis alerts failed; will try again")
-
-    async def say_goodbyes(self) -> int:
-        """A patient whose plan the clinic closed hears so once, kindly, with what happens next."""
-        said = 0
-        for patient_id, chat_id, discharged_at, timezone in await run_in_thread(
-            self._sessions, lambda s: patients.goodbyes_due(session=s)
-        ):
-            claimed = await run_in_thread(
-                self._sessions, lambda s, p=patient_id: patients.claim_goodbye(session=s, patient_id=p)
-            )
-            if not claimed:
-                continue
-            erased_on = discharged_at + dt.timedelta(days=self._retention_days)
-            local = erased_on.astimezone(ZoneInfo(timezone))
-            text = say("discharged_goodbye", erased_on=local.strftime("%d %B %Y"))
-            outcome = await self._runtime.deliver(Outgoing(chat_id, [Reply(text)], patient_id))
-            if outcome == "failed":  # "unreachable" (blocked): nothing to say it through
-                await run_in_thread(
-                    self._sessions,
-                    lambda s, p=patient_id: patients.claim_goodbye(session=s, patient_id=p, claim=False),
-                )
-            else:
-                said += 1
-                log.info("discharged patient told their plan has closed")
-        return said
 
     async def _keep_pruning(self) -> None:
         await asyncio.sleep(FIRST_PRUNE_SECONDS)
@@ -277,51 +253,6 @@ class NudgeScheduler:
             pruned.discharged_erased,
         )
         return pruned
-
-    async def alert_therapists(self) -> int:
-        since = utcnow() - ALERT_WINDOW
-        due = await run_in_thread(self._sessions, lambda s: safety_events.alerts_due(session=s, since=since))
-        sent = 0
-        for event_id, chat_id, patient_id, at, detected_by, timezone in due:
-            claimed = await run_in_thread(
-                self._sessions, lambda s, e=event_id: safety_events.claim_alert(session=s, event_id=e)
-            )
-            if not claimed:
-                continue
-            text = say(
-                "therapist_crisis_alert",
-                patient_id=patient_id,
-                at=at.astimezone(ZoneInfo(timezone)).strftime("%H:%M on %a %d %b"),
-                detected_by=content()["crisis_raised_by"].get(detected_by, detected_by),
-            )
-            outcome = await self._runtime.deliver(Outgoing(chat_id, [Reply(text)]))
-            if outcome == "delivered":
-                sent += 1
-                log.info("therapist told of a crisis response")
-            else:
-                await run_in_thread(
-                    self._sessions, lambda s, e=event_id: safety_events.unclaim_alert(session=s, event_id=e)
-                )
-        for patient_id, chat_id, erased_at, timezone in await run_in_thread(
-            self._sessions, lambda s: safety_events.departures_due(session=s, since=since)
-        ):
-            claimed = await run_in_thread(
-                self._sessions, lambda s, p=patient_id: safety_events.claim_departure(session=s, patient_id=p)
-            )
-            if not claimed:
-                continue
-            at = erased_at.astimezone(ZoneInfo(timezone)).strftime("%H:%M on %a %d %b")
-            text = say("therapist_patient_left", patient_id=patient_id, at=at)
-            if await self._runtime.deliver(Outgoing(chat_id, [Reply(text)])) == "delivered":
-                sent += 1
-            else:
-                await run_in_thread(
-                    self._sessions,
-                    lambda s, p=patient_id: safety_events.claim_departure(
-                        session=s, patient_id=p, claim=False
-                    ),
-                )
-        return sent
 
     async def _keep_reconciling(self) -> None:
         while True:
@@ -359,11 +290,10 @@ class NudgeScheduler:
         for log_id, sent_at in nudge_log.awaiting_follow_up(
             session=session, since=utcnow() - 2 * FOLLOW_UP_AFTER
         ):
-            row = session.get(NudgeLog, log_id)
-            assignment = session.get(Assignment, row.assignment_id) if row else None
-            patient = session.get(Patient, assignment.patient_id) if assignment else None
-            if patient is None:
+            found = nudge_targets.task_of_nudge(session=session, log_id=log_id)
+            if found is None:
                 continue
+            patient = found[2]
             at = sent_at + FOLLOW_UP_AFTER
             if at < utcnow() - self._grace or not _awake(patient, at):
                 continue
@@ -397,7 +327,7 @@ class NudgeScheduler:
         retry = await run_in_thread(self._sessions, find)
         if retry and self._owning:
             # All at once: the pacer spaces them out at Telegram's pace.
-            await asyncio.gather(*(jobs.retry_nudge(log_id) for log_id in retry))
+            await asyncio.gather(*(jobs.retry_nudge(self._runtime, log_id) for log_id in retry))
 
     def _on_missed(self, event: JobExecutionEvent) -> None:
         """A weekly nudge APScheduler skipped as too late goes in the log as missed."""

@@ -75,10 +75,10 @@ def test_a_crisis_response_alerts_the_linked_therapist_once_with_no_words(db_url
             engine=engine, sessions=sessions, runtime=jobs.Runtime(sessions, None, deliver)
         )
         await service.start()
-        first = await service.alert_therapists()  # Telegram failing: not lost, tried again
+        first = await service.announcements.alert_therapists()  # Telegram failing: not lost, tried again
         answer[0] = "delivered"
-        second = await service.alert_therapists()
-        third = await service.alert_therapists()
+        second = await service.announcements.alert_therapists()
+        third = await service.announcements.alert_therapists()
         await service.stop()
         engine.dispose()
         return first, second, third
@@ -109,7 +109,10 @@ def test_the_therapist_is_told_once_when_a_patient_erases_their_data(db_url, ses
             engine=engine, sessions=sessions, runtime=jobs.Runtime(sessions, None, deliver)
         )
         await service.start()
-        counts = (await service.alert_therapists(), await service.alert_therapists())
+        counts = (
+            await service.announcements.alert_therapists(),
+            await service.announcements.alert_therapists(),
+        )
         await service.stop()
         engine.dispose()
         return counts

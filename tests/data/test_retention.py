@@ -180,11 +180,11 @@ def test_a_discharged_patient_is_said_goodbye_once_and_gets_no_more_nudges(linke
         session.get(Patient, "p-100").discharged_at = dt.datetime(2026, 12, 1, 12, tzinfo=dt.timezone.utc)
 
     failing = Delivered("failed")
-    assert asyncio.run(_scheduler(sessions, deliver=failing).say_goodbyes()) == 0
+    assert asyncio.run(_scheduler(sessions, deliver=failing).announcements.say_goodbyes()) == 0
     delivered = Delivered()
     scheduler = _scheduler(sessions, deliver=delivered)
-    assert asyncio.run(scheduler.say_goodbyes()) == 1  # a failed send is tried again
-    assert asyncio.run(scheduler.say_goodbyes()) == 0  # and said once
+    assert asyncio.run(scheduler.announcements.say_goodbyes()) == 1  # a failed send is tried again
+    assert asyncio.run(scheduler.announcements.say_goodbyes()) == 0  # and said once
     [(patient_id, chat_id, goodbye)] = delivered.sent
     assert (patient_id, chat_id) == ("p-100", ALEX)
     assert "31 December 2026" in goodbye  # 1 December + the clinic's 30 days

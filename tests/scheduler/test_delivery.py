@@ -77,15 +77,12 @@ def _now_minute():
 
 
 def _fire(sessions, recorder, *firings):
-    """Run job coroutines (made by the callables given, in order) with a runtime installed;
-    returns their results and what the Rasa stand-in was asked."""
+    """Run job coroutines (made by the callables given, in order, from one runtime, as the
+    scheduler's executor does); returns their results and what the Rasa stand-in was asked."""
 
     async def scenario(rasa_url):
-        jobs.install(_runtime(sessions, rasa_url, recorder))
-        try:
-            return [await firing() for firing in firings]
-        finally:
-            jobs.install(None)
+        runtime = _runtime(sessions, rasa_url, recorder)
+        return [await firing(runtime) for firing in firings]
 
     with RasaStub() as rasa:
         return asyncio.run(scenario(rasa.url)), rasa.calls
@@ -100,7 +97,7 @@ def test_a_nudge_goes_out_once_however_often_it_fires(sessions, linked):
     recorder = Recorder()
     when = _now_minute().isoformat()
     [results], calls = _fire(
-        sessions, recorder, lambda: asyncio.gather(*(jobs.send_nudge(linked, when) for _ in range(5)))
+        sessions, recorder, lambda rt: asyncio.gather(*(jobs.send_nudge(rt, linked, when) for _ in range(5)))
     )
     assert sorted(results) == ["sent"] + ["skipped"] * 4
     assert len(calls) == 1 and calls[0][1] == "EXTERNAL_checkin"
@@ -113,7 +110,7 @@ def test_rasa_down_the_nudge_is_retried_not_lost(db_url, sessions, linked):
     async def scenario(rasa):
         async with _running(db_url, sessions, rasa.url, recorder) as service:
             rasa.failing = True
-            first = await jobs.send_nudge(linked, _now_minute().isoformat())
+            first = await jobs.send_nudge(service.runtime, linked, _now_minute().isoformat())
             rasa.failing = False
             await service.reconcile()  # the upkeep loop retries failed nudges
         return first
@@ -185,8 +182,8 @@ def test_blocked_patient_is_unreachable_and_gets_no_more_nudges(sessions, linked
     results, _ = _fire(
         sessions,
         Recorder(answer="unreachable"),
-        lambda: jobs.send_nudge(linked, now.isoformat()),
-        lambda: jobs.send_nudge(linked, (now + dt.timedelta(minutes=1)).isoformat()),
+        lambda rt: jobs.send_nudge(rt, linked, now.isoformat()),
+        lambda rt: jobs.send_nudge(rt, linked, (now + dt.timedelta(minutes=1)).isoformat()),
     )
     assert results == ["unreachable", "skipped"]
     with sessions() as session:
@@ -198,7 +195,7 @@ def test_silent_nudges_reach_the_bot_as_silent(sessions, linked):
     with transaction(sessions) as session:
         session.get(Patient, "p-100").silent_nudges = True
     recorder = Recorder()
-    _fire(sessions, recorder, lambda: jobs.send_nudge(linked, _now_minute().isoformat()))
+    _fire(sessions, recorder, lambda rt: jobs.send_nudge(rt, linked, _now_minute().isoformat()))
     assert [silent for *_, silent in recorder.sent] == [True]
 
 
@@ -216,7 +213,10 @@ def test_one_follow_up_for_an_unanswered_nudge_and_none_once_answered(db_url, se
     async def scenario(rasa_url):
         async with _running(db_url, sessions, rasa_url, recorder) as service:
             wanted = service.job_ids()
-            results = [await jobs.send_follow_up(log_id), await jobs.send_follow_up(log_id)]
+            results = [
+                await jobs.send_follow_up(service.runtime, log_id),
+                await jobs.send_follow_up(service.runtime, log_id),
+            ]
         return wanted, results
 
     with RasaStub() as rasa:
@@ -256,7 +256,7 @@ def test_three_unanswered_nudges_halve_the_schedule_until_the_patient_answers(se
         for i in range(3):
             at = start + dt.timedelta(days=i)
             session.add(NudgeLog(assignment_id=linked, scheduled_for=at, status="sent", sent_at=at))
-    _fire(sessions, Recorder(), lambda: jobs.send_nudge(linked, _now_minute().isoformat()))
+    _fire(sessions, Recorder(), lambda rt: jobs.send_nudge(rt, linked, _now_minute().isoformat()))
     with transaction(sessions) as session:
         assert session.get(Assignment, linked).reduced_at is not None  # the therapist sees it
         nudge_log.mark_answered(session=session, patient_id="p-100")
@@ -358,12 +358,14 @@ def test_no_nudges_for_a_day_after_a_crisis_response(sessions, linked):
             session=session, patient_id="p-100", kind="crisis", detected_by="safety_net", dedupe_key="c1"
         )
     recorder = Recorder()
-    [result], calls = _fire(sessions, recorder, lambda: jobs.send_nudge(linked, _now_minute().isoformat()))
+    [result], calls = _fire(
+        sessions, recorder, lambda rt: jobs.send_nudge(rt, linked, _now_minute().isoformat())
+    )
     assert result == "skipped" and calls == [] and recorder.sent == []
     with transaction(sessions) as session:
         for event in session.scalars(select(SafetyEvent)):
             event.at = utcnow() - dt.timedelta(hours=25)
-    [result], _ = _fire(sessions, recorder, lambda: jobs.send_nudge(linked, _now_minute().isoformat()))
+    [result], _ = _fire(sessions, recorder, lambda rt: jobs.send_nudge(rt, linked, _now_minute().isoformat()))
     assert result == "sent"
 
 
@@ -378,7 +380,7 @@ def test_a_weekly_firing_is_logged_under_its_planned_time_even_when_late(session
         }
         session.get(Patient, "p-100").routine = {}
     # APScheduler passes no time: the job works out which planned nudge it is.
-    [result], _ = _fire(sessions, Recorder(), lambda: jobs.send_nudge(linked))
+    [result], _ = _fire(sessions, Recorder(), lambda rt: jobs.send_nudge(rt, linked))
     assert result == "sent"
     with sessions() as session:
         [row] = session.scalars(select(NudgeLog)).all()

@@ -1,0 +1,103 @@
+"""What the scheduler tells people besides nudges: therapists of a crisis response or a
+patient leaving, and a discharged patient that their plan has closed.
+
+Each is claimed in its row before it is sent and unclaimed if sending fails, so it
+goes once and is never lost to a Telegram outage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from data import patients, safety_events
+from data.db import run_in_thread
+from data.models import utcnow
+from data.wording import content, say
+from messaging.delivery import Deliver, Outgoing
+from messaging.rendering import Reply
+
+log = logging.getLogger(__name__)
+
+# Older than this, a crisis alert is too late to matter.
+ALERT_WINDOW = dt.timedelta(hours=24)
+
+
+class Announcements:
+    def __init__(self, sessions: sessionmaker[Session], deliver: Deliver, retention_days: int):
+        self._sessions = sessions
+        self._deliver = deliver
+        self._retention_days = retention_days
+
+    async def say_goodbyes(self) -> int:
+        """A patient whose plan the clinic closed hears so once, kindly, with what happens next."""
+        said = 0
+        for patient_id, chat_id, discharged_at, timezone in await run_in_thread(
+            self._sessions, lambda s: patients.goodbyes_due(session=s)
+        ):
+            claimed = await run_in_thread(
+                self._sessions, lambda s, p=patient_id: patients.claim_goodbye(session=s, patient_id=p)
+            )
+            if not claimed:
+                continue
+            erased_on = discharged_at + dt.timedelta(days=self._retention_days)
+            local = erased_on.astimezone(ZoneInfo(timezone))
+            text = say("discharged_goodbye", erased_on=local.strftime("%d %B %Y"))
+            outcome = await self._deliver(Outgoing(chat_id, [Reply(text)], patient_id))
+            if outcome == "failed":  # "unreachable" (blocked): nothing to say it through
+                await run_in_thread(
+                    self._sessions,
+                    lambda s, p=patient_id: patients.claim_goodbye(session=s, patient_id=p, claim=False),
+                )
+            else:
+                said += 1
+                log.info("discharged patient told their plan has closed")
+        return said
+
+    async def alert_therapists(self) -> int:
+        since = utcnow() - ALERT_WINDOW
+        due = await run_in_thread(self._sessions, lambda s: safety_events.alerts_due(session=s, since=since))
+        sent = 0
+        for event_id, chat_id, patient_id, at, detected_by, timezone in due:
+            claimed = await run_in_thread(
+                self._sessions, lambda s, e=event_id: safety_events.claim_alert(session=s, event_id=e)
+            )
+            if not claimed:
+                continue
+            text = say(
+                "therapist_crisis_alert",
+                patient_id=patient_id,
+                at=at.astimezone(ZoneInfo(timezone)).strftime("%H:%M on %a %d %b"),
+                detected_by=content()["crisis_raised_by"].get(detected_by, detected_by),
+            )
+            outcome = await self._deliver(Outgoing(chat_id, [Reply(text)]))
+            if outcome == "delivered":
+                sent += 1
+                log.info("therapist told of a crisis response")
+            else:
+                await run_in_thread(
+                    self._sessions, lambda s, e=event_id: safety_events.unclaim_alert(session=s, event_id=e)
+                )
+        for patient_id, chat_id, erased_at, timezone in await run_in_thread(
+            self._sessions, lambda s: safety_events.departures_due(session=s, since=since)
+        ):
+            claimed = await run_in_thread(
+                self._sessions, lambda s, p=patient_id: safety_events.claim_departure(session=s, patient_id=p)
+            )
+            if not claimed:
+                continue
+            at = erased_at.astimezone(ZoneInfo(timezone)).strftime("%H:%M on %a %d %b")
+            text = say("therapist_patient_left", patient_id=patient_id, at=at)
+            if await self._deliver(Outgoing(chat_id, [Reply(text)])) == "delivered":
+                sent += 1
+            else:
+                await run_in_thread(
+                    self._sessions,
+                    lambda s, p=patient_id: safety_events.claim_departure(
+                        session=s, patient_id=p, claim=False
+                    ),
+                )
+        return sent
