@@ -112,3 +112,9 @@ async def run_in_thread(factory: sessionmaker[Session], work: Callable[[Session]
     synchronous database I/O.
     """
     return await asyncio.to_thread(_run_in_transaction, factory, work)
+
+
+async def call_in_thread(factory: sessionmaker[Session], query: Callable[..., T], /, **kwargs: Any) -> T:
+    """`query(session=..., **kwargs)` in one transaction on a worker thread (run_in_thread
+    for the data layer's functions, which take their session by keyword)."""
+    return await run_in_thread(factory, lambda session: query(session=session, **kwargs))

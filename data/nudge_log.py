@@ -254,10 +254,14 @@ def retake_failed(*, session: Session, log_id: int, give_up: bool) -> bool:
     One conditional UPDATE decides who retries: two retries racing cannot both win.
     True only for the caller that took it to retry.
     """
-    taken = session.execute(
-        update(NudgeLog)
-        .where(NudgeLog.id == log_id, NudgeLog.status == "failed")
-        .values(status="missed" if give_up else "pending", attempts=NudgeLog.attempts + (0 if give_up else 1))
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    taken = rowcount(
+        session.execute(
+            update(NudgeLog)
+            .where(NudgeLog.id == log_id, NudgeLog.status == "failed")
+            .values(
+                status="missed" if give_up else "pending", attempts=NudgeLog.attempts + (0 if give_up else 1)
+            )
+            .execution_options(synchronize_session=False)
+        )
+    )
     return not give_up and taken == 1

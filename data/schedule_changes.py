@@ -110,7 +110,7 @@ def once_pending(*, session: Session, since: dt.datetime) -> list[ScheduleChange
 def once_to_run(*, session: Session, change_id: int) -> tuple[int, dt.datetime] | None:
     """(assignment id, time) of a one-off check-in still to run, else None."""
     change = session.get(ScheduleChange, change_id)
-    if change is None or change.applied_at is not None or change.assignment_id is None:
+    if change is None or change.applied_at is not None or change.assignment_id is None or change.at is None:
         return None
     return change.assignment_id, change.at
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from data import patients, safety_events
-from data.db import run_in_thread
+from data.db import call_in_thread
 from data.models import utcnow
 from data.wording import content, say
 from messaging.delivery import Deliver, Outgoing
@@ -35,12 +35,10 @@ class Announcements:
     async def say_goodbyes(self) -> int:
         """A patient whose plan the clinic closed hears so once, kindly, with what happens next."""
         said = 0
-        for patient_id, chat_id, discharged_at, timezone in await run_in_thread(
-            self._sessions, lambda s: patients.goodbyes_due(session=s)
+        for patient_id, chat_id, discharged_at, timezone in await call_in_thread(
+            self._sessions, patients.goodbyes_due
         ):
-            claimed = await run_in_thread(
-                self._sessions, lambda s, p=patient_id: patients.claim_goodbye(session=s, patient_id=p)
-            )
+            claimed = await call_in_thread(self._sessions, patients.claim_goodbye, patient_id=patient_id)
             if not claimed:
                 continue
             erased_on = discharged_at + dt.timedelta(days=self._retention_days)
@@ -48,9 +46,8 @@ class Announcements:
             text = say("discharged_goodbye", erased_on=local.strftime("%d %B %Y"))
             outcome = await self._deliver(Outgoing(chat_id, [Reply(text)], patient_id))
             if outcome == "failed":  # "unreachable" (blocked): nothing to say it through
-                await run_in_thread(
-                    self._sessions,
-                    lambda s, p=patient_id: patients.claim_goodbye(session=s, patient_id=p, claim=False),
+                await call_in_thread(
+                    self._sessions, patients.claim_goodbye, patient_id=patient_id, claim=False
                 )
             else:
                 said += 1
@@ -59,12 +56,10 @@ class Announcements:
 
     async def alert_therapists(self) -> int:
         since = utcnow() - ALERT_WINDOW
-        due = await run_in_thread(self._sessions, lambda s: safety_events.alerts_due(session=s, since=since))
+        due = await call_in_thread(self._sessions, safety_events.alerts_due, since=since)
         sent = 0
         for event_id, chat_id, patient_id, at, detected_by, timezone in due:
-            claimed = await run_in_thread(
-                self._sessions, lambda s, e=event_id: safety_events.claim_alert(session=s, event_id=e)
-            )
+            claimed = await call_in_thread(self._sessions, safety_events.claim_alert, event_id=event_id)
             if not claimed:
                 continue
             text = say(
@@ -78,26 +73,21 @@ class Announcements:
                 sent += 1
                 log.info("therapist told of a crisis response")
             else:
-                await run_in_thread(
-                    self._sessions, lambda s, e=event_id: safety_events.unclaim_alert(session=s, event_id=e)
-                )
-        for patient_id, chat_id, erased_at, timezone in await run_in_thread(
-            self._sessions, lambda s: safety_events.departures_due(session=s, since=since)
+                await call_in_thread(self._sessions, safety_events.unclaim_alert, event_id=event_id)
+        for patient_id, chat_id, erased_at, timezone in await call_in_thread(
+            self._sessions, safety_events.departures_due, since=since
         ):
-            claimed = await run_in_thread(
-                self._sessions, lambda s, p=patient_id: safety_events.claim_departure(session=s, patient_id=p)
+            claimed = await call_in_thread(
+                self._sessions, safety_events.claim_departure, patient_id=patient_id
             )
             if not claimed:
                 continue
-            at = erased_at.astimezone(ZoneInfo(timezone)).strftime("%H:%M on %a %d %b")
-            text = say("therapist_patient_left", patient_id=patient_id, at=at)
+            left_at = erased_at.astimezone(ZoneInfo(timezone)).strftime("%H:%M on %a %d %b")
+            text = say("therapist_patient_left", patient_id=patient_id, at=left_at)
             if await self._deliver(Outgoing(chat_id, [Reply(text)])) == "delivered":
                 sent += 1
             else:
-                await run_in_thread(
-                    self._sessions,
-                    lambda s, p=patient_id: safety_events.claim_departure(
-                        session=s, patient_id=p, claim=False
-                    ),
+                await call_in_thread(
+                    self._sessions, safety_events.claim_departure, patient_id=patient_id, claim=False
                 )
         return sent

@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 # (chat id, message id to look after, first message's buttons, messages known since) ->
 # "arrived" | "absent" | "unsure": did a nudge cut short by a crash reach the chat?
-Probe = Callable[[int, int, dict | None, dict[int, str | None]], Awaitable[str]]
+Probe = Callable[[int, int, dict[str, Any] | None, dict[int, str | None]], Awaitable[str]]
 
 MAX_ATTEMPTS = 5
 # After a crisis response, no nudges for this long: homework can wait.
@@ -87,11 +88,13 @@ def _nothing_to_do(
 
 
 def _due(log_row: NudgeLog, assignment: Assignment, patient: Patient) -> _Due:
+    if patient.telegram_chat_id is None:  # data/nudge_targets.py claims only linked patients
+        raise ValueError("a nudge was claimed for a patient with no chat")
     return _Due(
         log_row.id,
         assignment.id,
         patient.sender_id,
-        patient.telegram_chat_id,  # type: ignore[arg-type]
+        patient.telegram_chat_id,
         patient.id,
         assignment.task_id,
         patient.silent_nudges,
@@ -189,7 +192,7 @@ async def _deliver(runtime: Runtime, due: _Due, *, follow_up: bool = False) -> s
         outcome: Delivery = "failed"
     else:
 
-        async def sending(first_markup: dict | None = None) -> None:
+        async def sending(first_markup: dict[str, Any] | None = None) -> None:
             # Just before the first message leaves, after any wait for its turn: from
             # here a crash leaves the nudge "unknown" (maybe arrived). A new owner
             # looks for it in the chat before deciding to resend (service.py).
@@ -223,10 +226,10 @@ async def _deliver(runtime: Runtime, due: _Due, *, follow_up: bool = False) -> s
     return status
 
 
-async def _guarded(runtime: Runtime, due: _Due, **kwargs) -> str:
+async def _guarded(runtime: Runtime, due: _Due) -> str:
     runtime.in_flight.add(due.log_id)
     try:
-        return await _deliver(runtime, due, **kwargs)
+        return await _deliver(runtime, due)
     finally:
         runtime.in_flight.discard(due.log_id)
 

@@ -18,6 +18,7 @@ schedulers in one process never share it.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import inspect
 import logging
@@ -48,6 +49,7 @@ def takes_context(func: F) -> F:
     so the signature it sees leaves that parameter out.
     """
     signature = inspect.signature(func)
+    # Attributes on a function object: mypy knows no way to declare them.
     func.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])  # type: ignore[attr-defined]
     func.takes_context = True  # type: ignore[attr-defined]
     return func
@@ -74,7 +76,7 @@ class LoopExecutor(AsyncIOExecutor):
         super().__init__()
         self._context = context
 
-    def _do_submit_job(self, job, run_times):
+    def _do_submit_job(self, job: Any, run_times: list[dt.datetime]) -> None:
         if getattr(job.func, "takes_context", False):
             job = _WithContext(job, self._context)
         if _running_loop() is self._eventloop:
@@ -92,7 +94,7 @@ class OffLoopScheduler(AsyncIOScheduler):
         super().__init__(**options)
 
     @run_in_event_loop
-    def wakeup(self):
+    def wakeup(self) -> None:
         self._stop_timer()
         if self._busy:  # a round is running: one more right after it
             self._again = True
@@ -101,7 +103,7 @@ class OffLoopScheduler(AsyncIOScheduler):
         round_ = self._eventloop.run_in_executor(None, self._process_jobs)
         round_.add_done_callback(self._round_done)
 
-    def _round_done(self, round_: asyncio.Future) -> None:
+    def _round_done(self, round_: asyncio.Future[float | None]) -> None:
         self._busy = False
         try:
             wait_seconds = round_.result()
@@ -113,5 +115,5 @@ class OffLoopScheduler(AsyncIOScheduler):
         if self.state != STATE_STOPPED and self._eventloop is not None:
             self._start_timer(wait_seconds)
 
-    def _create_default_executor(self):
+    def _create_default_executor(self) -> LoopExecutor:
         return LoopExecutor(self._job_context)

@@ -354,12 +354,12 @@ def _week_tables(
                     chosen.append(minute)
                 k += 1
             minutes = chosen
-        day = tuple(minutes)
-        kept.append(day)
-        if quiet is not None and day:
-            moved = [_out_of_quiet(m, quiet) for m in day]
-            day = tuple(moved) if len(moved) == 1 else tuple(sorted(set(moved)))
-        plain.append(day)
+        day_minutes = tuple(minutes)
+        kept.append(day_minutes)
+        if quiet is not None and day_minutes:
+            moved = [_out_of_quiet(m, quiet) for m in day_minutes]
+            day_minutes = tuple(moved) if len(moved) == 1 else tuple(sorted(set(moved)))
+        plain.append(day_minutes)
     return any(kept), tuple(kept), tuple(plain)
 
 
@@ -454,7 +454,8 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def _offset_at(zone: ZoneInfo, s: int) -> int:
-    return int(dt.datetime.fromtimestamp(s, zone).utcoffset().total_seconds())  # type: ignore[union-attr]
+    offset = dt.datetime.fromtimestamp(s, zone).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0  # an aware time always has one
 
 
 @lru_cache(maxsize=4096)

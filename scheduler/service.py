@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from data import nudge_log, nudge_targets, rasa_tracker, retention, scheduler_lease
-from data.db import run_in_thread
+from data.db import call_in_thread, run_in_thread
 from data.models import Patient, utcnow
 from scheduler import jobs, planner
 from scheduler.announcements import Announcements
@@ -84,7 +84,7 @@ class NudgeScheduler:
             timezone="UTC",
         )
         self._scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._reconciling = asyncio.Lock()  # the upkeep loop and a take-over never overlap
         self._owning = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -171,10 +171,7 @@ class NudgeScheduler:
             verdicts[verdict] = verdicts.get(verdict, 0) + 1
             if verdict in ("arrived", "absent"):
                 arrived = verdict == "arrived"
-                await run_in_thread(
-                    self._sessions,
-                    lambda s, i=row.log_id, a=arrived: nudge_log.settle(session=s, log_id=i, arrived=a),
-                )
+                await call_in_thread(self._sessions, nudge_log.settle, log_id=row.log_id, arrived=arrived)
         if verdicts:
             log.warning("nudges in doubt after a crash, looked for in their chats: %s", verdicts)
 

@@ -40,7 +40,7 @@ class NudgeTrigger(BaseTrigger):
             (tuple(s.days), s.at) if isinstance(s, planner.Slot) else (tuple(s[0]), s[1]) for s in slots
         )
         self.timezone = timezone
-        self.quiet = tuple(quiet) if quiet else None
+        self.quiet: tuple[str, str] | None = (quiet[0], quiet[1]) if quiet else None
         self.pauses = tuple(
             sorted((a.astimezone(dt.timezone.utc), b.astimezone(dt.timezone.utc)) for a, b in pauses)
         )
@@ -68,7 +68,7 @@ class NudgeTrigger(BaseTrigger):
             self._plan = planner.Plan(
                 slots=tuple(planner.Slot(days, at) for days, at in self.slots),
                 timezone=self.timezone,
-                quiet=self.quiet,  # type: ignore[arg-type]
+                quiet=self.quiet,
                 pauses=self.pauses,
                 start=self.start,
                 end=self.end,
@@ -102,7 +102,7 @@ class NudgeTrigger(BaseTrigger):
             )
         self.slots = tuple((tuple(days), at) for days, at in state["slots"])
         self.timezone = state["timezone"]
-        self.quiet = tuple(state["quiet"]) if state["quiet"] else None
+        self.quiet = (state["quiet"][0], state["quiet"][1]) if state["quiet"] else None
         self.pauses = tuple(tuple(p) for p in state["pauses"])
         self.start = state["start"]
         self.end = state["end"]
