@@ -23,9 +23,9 @@ from bot import crisis
 from bot.crisis_care import CrisisCare
 from bot.erasures import NOTHING_LEFT, ClearChat, Erasures, Outcome
 from bot.flood import FloodGuard
-from bot.people import PatientView, Sender
+from bot.people import PatientView, Sender, find_patient, heard_from
 from bot.reassurance import is_reassurance
-from data import erasure, export, invites, nudge_log, patients, rasa_tracker, safety_events, schedule_changes
+from data import erasure, export, invites, patients, rasa_tracker, safety_events, schedule_changes
 from data.db import is_transient, run_in_thread
 from data.models import Patient, utcnow
 from data.retention import DEFAULT_RETENTION_DAYS
@@ -120,7 +120,7 @@ class Conversation:
     async def on_command(self, sender: Sender, command: str, argument: str, key: str) -> list[Reply]:
         if (flooded := self._flooded(sender, key)) is not None:
             return flooded
-        patient = await self._patient(sender)
+        patient = await self._hear_from(sender)
         if command == "start":
             if patient is None:
                 return await self._link(sender, argument)
@@ -166,7 +166,7 @@ class Conversation:
         if assessment is None and (flooded := self._flooded(sender, key)) is not None:
             return flooded
         try:
-            patient = await self._patient(sender)
+            patient = await self._hear_from(sender)
         except Exception as exc:
             if assessment is None or not is_transient(exc):
                 raise
@@ -203,7 +203,7 @@ class Conversation:
         if risk_answer is None and (flooded := self._flooded(sender, key)) is not None:
             return flooded
         try:
-            patient = await self._patient(sender)
+            patient = await self._hear_from(sender)
         except Exception as exc:
             if (risk_answer is None and data != CRISIS_NUMBERS) or not is_transient(exc):
                 raise
@@ -238,7 +238,7 @@ class Conversation:
         return await self.on_text(sender, text, key, assessment=assessment)
 
     async def on_other(self, sender: Sender) -> list[Reply]:
-        patient = await self._patient(sender)
+        patient = await self._hear_from(sender)
         return [Reply(say("unlinked" if patient is None else "not_text"))]
 
     # --- steps --------------------------------------------------------------------
@@ -261,28 +261,15 @@ class Conversation:
             return None
         return [Reply(say("slow_down"))] if verdict == "warn" else []
 
-    async def _patient(self, sender: Sender) -> PatientView | None:
+    async def _hear_from(self, sender: Sender) -> PatientView | None:
+        """The patient behind the sender, if any, recorded as heard from (people.heard_from):
+        the lookup and the record in one transaction, as every word from them is both."""
+
         def work(session: Session) -> PatientView | None:
-            if sender.patient_id is not None:
-                row = session.get(Patient, sender.patient_id)
-                row = None if row is None or row.erased_at else row
-            elif sender.telegram_user_id is not None:
-                row = patients.by_telegram_user(session=session, telegram_user_id=sender.telegram_user_id)
-            else:
-                row = None
-            if row is None:
-                return None
-            # Any word from the patient answers their recent nudges, and shows
-            # they can be reached again if they had blocked the bot.
-            nudge_log.mark_answered(session=session, patient_id=row.id)
-            row.unreachable_at = None
-            return PatientView(
-                row.id,
-                row.sender_id,
-                row.display_name,
-                row.consented_at is not None,
-                discharged=row.discharged_at is not None,
-            )
+            patient = find_patient(session, sender)
+            if patient is not None:
+                heard_from(session, patient.id)
+            return patient
 
         return await run_in_thread(self._sessions, work)
 
@@ -306,7 +293,7 @@ class Conversation:
             return [Reply(say("invite_refused"))]
         if result.therapist_id is not None:
             return [Reply(say("therapist_linked"))]
-        patient = await self._patient(sender)
+        patient = await self._hear_from(sender)
         assert patient is not None
         return [self._consent_prompt(patient)]
 

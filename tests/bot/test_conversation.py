@@ -112,6 +112,44 @@ def test_forget_erases_and_unlinks(conversation, sessions):
     assert "invite link" in after.text
 
 
+def test_any_word_from_a_patient_answers_their_nudges_and_makes_them_reachable_but_a_lookup_writes_nothing(
+    conversation, sessions
+):
+    from bot.people import find_patient
+    from data.models import Assignment, NudgeLog
+
+    alex = Sender(telegram_user_id=100, chat_id=100)
+    run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
+
+    def blocked_after_a_nudge() -> None:
+        with transaction(sessions) as session:
+            session.query(NudgeLog).delete()
+            task = session.scalars(select(Assignment).where(Assignment.patient_id == "p-100")).first()
+            session.add(
+                NudgeLog(assignment_id=task.id, scheduled_for=utcnow(), status="sent", sent_at=utcnow())
+            )
+            session.get(Patient, "p-100").unreachable_at = utcnow()
+
+    def answered_and_reachable() -> tuple[bool, bool]:
+        with sessions() as session:
+            nudge = session.scalars(select(NudgeLog)).one()
+            return nudge.answered_at is not None, session.get(Patient, "p-100").unreachable_at is None
+
+    blocked_after_a_nudge()
+    with transaction(sessions) as session:
+        assert find_patient(session, alex).id == "p-100"
+    assert answered_and_reachable() == (False, False)
+    for said in (
+        lambda: conversation.on_text(alex, "hi", "k2"),
+        lambda: conversation.on_command(alex, "help", "", "k3"),
+        lambda: conversation.on_button(alex, "bw:consent:no", "k4"),
+        lambda: conversation.on_other(alex),
+    ):
+        blocked_after_a_nudge()
+        run(said())
+        assert answered_and_reachable() == (True, True)
+
+
 def test_pause_resume_and_silent_commands_change_the_rows_the_scheduler_reads(conversation, sessions):
     from data.schedule_changes import paused_until
 
