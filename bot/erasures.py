@@ -47,7 +47,7 @@ class Deletion:
     retry_after: float | None = None
 
 
-# (chat id, message ids) -> what became of them; set by a channel that can delete (Telegram).
+# (chat id, message ids) -> what became of them; given by a channel that can delete (Telegram).
 ClearChat = Callable[[int, list[int]], Awaitable[Deletion]]
 
 
@@ -71,10 +71,14 @@ NOTHING_LEFT = Outcome(
 
 
 class Erasures:
-    def __init__(self, *, sessions: sessionmaker[Session], tracker_url: str):
+    def __init__(
+        self, *, sessions: sessionmaker[Session], tracker_url: str, clear_chat: ClearChat | None = None
+    ):
+        """`clear_chat`: deletes messages in a chat (Telegram); without it (the terminal chat)
+        that part waits for a run that has it."""
         self._sessions = sessions
         self._tracker_url = tracker_url
-        self.clear_chat: ClearChat | None = None
+        self.clear_chat = clear_chat
         # One attempt at a time: the loop and a /forget never work the same row at once.
         self._lock = asyncio.Lock()
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from data import nudge_log, patients
+from data.db import run_in_thread
 from data.models import Patient
 
 
@@ -54,3 +55,16 @@ def heard_from(session: Session, patient_id: str) -> None:
     reached again if they had blocked the bot."""
     nudge_log.mark_answered(session=session, patient_id=patient_id)
     session.get_one(Patient, patient_id).unreachable_at = None
+
+
+async def hear_from(sessions: sessionmaker[Session], sender: Sender) -> PatientView | None:
+    """The patient behind the sender, if any, recorded as heard from: every word from them
+    is both a lookup and that record, so the two share one transaction."""
+
+    def work(session: Session) -> PatientView | None:
+        patient = find_patient(session, sender)
+        if patient is not None:
+            heard_from(session, patient.id)
+        return patient
+
+    return await run_in_thread(sessions, work)

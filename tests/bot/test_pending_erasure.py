@@ -237,7 +237,7 @@ def test_the_chat_part_is_given_up_once_telegram_no_longer_allows_it(sessions, t
     ],
 )
 def test_the_forget_answer_says_what_really_happened(outcome, said):
-    from bot.conversation import _forget_done
+    from bot.forgetting import forget_done as _forget_done
 
     wording = content()["forget_done"]
     assert _forget_done(outcome) == " ".join(wording[k] for k in [*said, "goodbye"])
