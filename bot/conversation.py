@@ -93,7 +93,7 @@ class Conversation:
         retention_days: int = DEFAULT_RETENTION_DAYS,
         clear_chat: ClearChat | None = None,
     ):
-        """`clear_chat`: deletes messages in the patient's chat, for /forget (from
+        """`clear_chat`: deletes messages in the patient's chat, for /forget (bot/chat_eraser.py,
         the Telegram channel); without it a later run with Telegram does that part."""
         self._sessions = sessions
         self._flood = FloodGuard(limit=flood_limit)
@@ -122,14 +122,6 @@ class Conversation:
             CANCEL: forgetting.cancel,
             CRISIS_NUMBERS: lambda patient, key: self.care.numbers(patient),
         }
-
-    @property
-    def clear_chat(self) -> ClearChat | None:
-        return self.erasures.clear_chat
-
-    @clear_chat.setter
-    def clear_chat(self, clear: ClearChat | None) -> None:
-        self.erasures.clear_chat = clear
 
     # --- entry points -------------------------------------------------------------
 
