@@ -60,7 +60,7 @@ class TelegramSender:
         or Telegram refused every part; parts sent before a failure stay sent. `silent` sends
         without a sound; `bulk` (nudges) queues behind replies to patients who just wrote;
         `before_send` runs once, when the first part has its turn and is about to leave, and
-        is given that part's buttons as Telegram will hold them (see find_sent).
+        is given that part's buttons as Telegram will hold them (see bot/chat_probe.py).
         Once a part has arrived the result is "delivered": what may have arrived is never
         worth sending twice.
         """
