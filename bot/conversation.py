@@ -4,9 +4,8 @@ Linking, consent and the crisis net are the bot's (bot/crisis_care.py answers
 what the net finds); everything else is Rasa's dialogue (bot/dialogue.py).
 Commands and the bot's own buttons are looked up in tables (bot/commands.py);
 their handlers live in modules of their own: bot/linking.py, bot/forgetting.py,
-bot/my_data.py, bot/nudge_settings.py. The channel adapters
-(Telegram, terminal) only turn their updates into calls here and send back the
-replies.
+bot/my_data.py, bot/nudge_settings.py. The channel adapters (Telegram, terminal)
+only turn their updates into calls here and send back the replies.
 """
 
 from __future__ import annotations
