@@ -279,3 +279,34 @@ def test_not_now_after_agreeing_does_not_claim_nothing_is_stored(conversation, s
         session.get(Patient, "p-100").consented_at = utcnow()
     [late] = run(conversation.on_button(alex, "bw:consent:no", "k3"))
     assert "Nothing more is stored" not in late.text and "expired" in late.text
+
+
+def test_who_may_use_each_command_and_unknown_ones_read_as_text(conversation, sessions):
+    from data.wording import say
+
+    def said(sender: Sender, command: str, argument: str = "") -> str:
+        try:
+            [reply] = run(conversation.on_command(sender, command, argument, f"k-{command}"))
+        except RetryLater:
+            return "to rasa"  # Rasa is down here: reaching it is the sign
+        return reply.text
+
+    stranger = Sender(telegram_user_id=999, chat_id=999)
+    for command in ("start", "help", "pause", "stop"):
+        assert said(stranger, command) == say("unlinked")
+
+    alex = Sender(telegram_user_id=100, chat_id=100)
+    [consent] = run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
+    assert said(alex, "help") == say("help")
+    assert said(alex, "pause") == said(alex, "stop") == consent.text  # consent first
+
+    with transaction(sessions) as session:
+        session.get(Patient, "p-100").consented_at = utcnow()
+    assert "no reminders until" in said(alex, "pause", "3")
+    assert said(alex, "stop", "it") == "to rasa"
+
+    with transaction(sessions) as session:
+        session.get(Patient, "p-100").discharged_at = utcnow()
+    assert said(alex, "help") == say("help")
+    assert said(alex, "forget") == say("forget_confirm")
+    assert said(alex, "start") == said(alex, "pause") == said(alex, "stop") == say("discharged")
