@@ -47,7 +47,7 @@ class Deletion:
     retry_after: float | None = None
 
 
-# (chat id, message ids) -> what became of them; set by a channel that can delete (Telegram).
+# (chat id, message ids) -> what became of them; given by a channel that can delete (Telegram).
 ClearChat = Callable[[int, list[int]], Awaitable[Deletion]]
 
 
@@ -71,10 +71,14 @@ NOTHING_LEFT = Outcome(
 
 
 class Erasures:
-    def __init__(self, *, sessions: sessionmaker[Session], tracker_url: str):
+    def __init__(
+        self, *, sessions: sessionmaker[Session], tracker_url: str, clear_chat: ClearChat | None = None
+    ):
+        """`clear_chat`: deletes messages in a chat (Telegram); without it (the terminal chat)
+        that part waits for a run that has it."""
         self._sessions = sessions
         self._tracker_url = tracker_url
-        self.clear_chat: ClearChat | None = None
+        self._clear_chat = clear_chat
         # One attempt at a time: the loop and a /forget never work the same row at once.
         self._lock = asyncio.Lock()
 
@@ -146,13 +150,13 @@ class Erasures:
         """Delete the messages, trying again after each of `waits` while some failed."""
         if chat_id is None or not message_ids:
             return Deletion()
-        if self.clear_chat is None:  # no Telegram here (the terminal chat): a later run does it
+        if self._clear_chat is None:  # no Telegram here (the terminal chat): a later run does it
             return Deletion(retry=message_ids)
         deleted: list[int] = []
         refused: list[int] = []
         todo = message_ids
         for wait in (*waits, None):
-            result = await self.clear_chat(chat_id, todo)
+            result = await self._clear_chat(chat_id, todo)
             deleted += result.deleted
             refused += result.refused
             todo = result.retry

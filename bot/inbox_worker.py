@@ -1,6 +1,6 @@
 """Working through the durable inbox: crisis first, then each chat in order, chats side by side.
 
-Updates reach the inbox a batch at a time (bot/telegram_channel.py stores them
+Updates reach the inbox a batch at a time (bot/telegram_polling.py stores them
 before Telegram is told we have them). Two things then happen:
 
 - Triage, at once: the crisis net reads the words of every new update as soon as

@@ -9,8 +9,13 @@ import logging
 import signal
 
 from bot import crisis
+from bot.chat_eraser import ChatEraser
+from bot.chat_log import ChatLog
+from bot.chat_probe import ChatProbe
 from bot.conversation import Conversation
+from bot.erasures import ClearChat
 from bot.telegram_channel import TelegramChannel, build_bot
+from bot.telegram_sender import TelegramSender
 from bot.terminal_chat import chat
 from data.db import make_engine, make_sessionmaker
 from data.settings import Settings
@@ -32,14 +37,19 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
     sessions = make_sessionmaker(engine)
     token = settings.rasa_token.get_secret_value() if settings.rasa_token else None
     rasa = RasaClient(settings.rasa_url, token, timeout=settings.rasa_timeout_seconds)
-    conversation = Conversation(
-        sessions=sessions,
-        rasa=rasa,
-        invite_ttl_days=settings.invite_ttl_days,
-        rasa_tracker_url=settings.rasa_tracker_url,
-        flood_limit=settings.flood_messages_per_minute,
-        retention_days=settings.retention_days,
-    )
+
+    def conversation_with(clear_chat: ClearChat | None) -> Conversation:
+        """`clear_chat`: how /forget deletes in the patient's chat (Telegram only)."""
+        return Conversation(
+            sessions=sessions,
+            rasa=rasa,
+            invite_ttl_days=settings.invite_ttl_days,
+            rasa_tracker_url=settings.rasa_tracker_url,
+            flood_limit=settings.flood_messages_per_minute,
+            retention_days=settings.retention_days,
+            clear_chat=clear_chat,
+        )
+
     stop = asyncio.Event()
     if settings.telegram_bot_token is not None:
         # Polling stops cleanly between requests; the terminal chat just ends on Ctrl-C.
@@ -83,6 +93,7 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
                     print(f"\ncoach (nudge)> {terminal_text(reply)}", flush=True)
                 return "delivered"
 
+            conversation = conversation_with(clear_chat=None)
             scheduler = scheduler_with(to_terminal)
             await scheduler.start()
             erasing = asyncio.create_task(conversation.erasures.run(stop))
@@ -91,9 +102,12 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
         bot = build_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base_url)
         async with bot:
             log.info("bot started as @%s", bot.username)
-            channel = TelegramChannel(bot, conversation, sessions)
+            # The parts that talk to Telegram first, then what they are given to.
+            sender = TelegramSender(bot, ChatLog(sessions))
+            conversation = conversation_with(clear_chat=ChatEraser(bot).delete_messages)
+            channel = TelegramChannel(bot, conversation, sessions, sender=sender)
 
-            scheduler = scheduler_with(channel.deliver, channel.find_sent)
+            scheduler = scheduler_with(sender.deliver, ChatProbe(bot).find_sent)
             await scheduler.start()
             # What a /forget left to clear (a crash, a tracker store or Telegram failing):
             # now, then every minute. Here, as only this process can delete in the chat.

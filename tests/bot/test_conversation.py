@@ -112,6 +112,44 @@ def test_forget_erases_and_unlinks(conversation, sessions):
     assert "invite link" in after.text
 
 
+def test_any_word_from_a_patient_answers_their_nudges_and_makes_them_reachable_but_a_lookup_writes_nothing(
+    conversation, sessions
+):
+    from bot.people import find_patient
+    from data.models import Assignment, NudgeLog
+
+    alex = Sender(telegram_user_id=100, chat_id=100)
+    run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
+
+    def blocked_after_a_nudge() -> None:
+        with transaction(sessions) as session:
+            session.query(NudgeLog).delete()
+            task = session.scalars(select(Assignment).where(Assignment.patient_id == "p-100")).first()
+            session.add(
+                NudgeLog(assignment_id=task.id, scheduled_for=utcnow(), status="sent", sent_at=utcnow())
+            )
+            session.get(Patient, "p-100").unreachable_at = utcnow()
+
+    def answered_and_reachable() -> tuple[bool, bool]:
+        with sessions() as session:
+            nudge = session.scalars(select(NudgeLog)).one()
+            return nudge.answered_at is not None, session.get(Patient, "p-100").unreachable_at is None
+
+    blocked_after_a_nudge()
+    with transaction(sessions) as session:
+        assert find_patient(session, alex).id == "p-100"
+    assert answered_and_reachable() == (False, False)
+    for said in (
+        lambda: conversation.on_text(alex, "hi", "k2"),
+        lambda: conversation.on_command(alex, "help", "", "k3"),
+        lambda: conversation.on_button(alex, "bw:consent:no", "k4"),
+        lambda: conversation.on_other(alex),
+    ):
+        blocked_after_a_nudge()
+        run(said())
+        assert answered_and_reachable() == (True, True)
+
+
 def test_pause_resume_and_silent_commands_change_the_rows_the_scheduler_reads(conversation, sessions):
     from data.schedule_changes import paused_until
 
@@ -241,3 +279,34 @@ def test_not_now_after_agreeing_does_not_claim_nothing_is_stored(conversation, s
         session.get(Patient, "p-100").consented_at = utcnow()
     [late] = run(conversation.on_button(alex, "bw:consent:no", "k3"))
     assert "Nothing more is stored" not in late.text and "expired" in late.text
+
+
+def test_who_may_use_each_command_and_unknown_ones_read_as_text(conversation, sessions):
+    from data.wording import say
+
+    def said(sender: Sender, command: str, argument: str = "") -> str:
+        try:
+            [reply] = run(conversation.on_command(sender, command, argument, f"k-{command}"))
+        except RetryLater:
+            return "to rasa"  # Rasa is down here: reaching it is the sign
+        return reply.text
+
+    stranger = Sender(telegram_user_id=999, chat_id=999)
+    for command in ("start", "help", "pause", "stop"):
+        assert said(stranger, command) == say("unlinked")
+
+    alex = Sender(telegram_user_id=100, chat_id=100)
+    [consent] = run(conversation.on_command(alex, "start", "TEST-CODE-100", "k1"))
+    assert said(alex, "help") == say("help")
+    assert said(alex, "pause") == said(alex, "stop") == consent.text  # consent first
+
+    with transaction(sessions) as session:
+        session.get(Patient, "p-100").consented_at = utcnow()
+    assert "no reminders until" in said(alex, "pause", "3")
+    assert said(alex, "stop", "it") == "to rasa"
+
+    with transaction(sessions) as session:
+        session.get(Patient, "p-100").discharged_at = utcnow()
+    assert said(alex, "help") == say("help")
+    assert said(alex, "forget") == say("forget_confirm")
+    assert said(alex, "start") == said(alex, "pause") == said(alex, "stop") == say("discharged")

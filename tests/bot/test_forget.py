@@ -110,12 +110,6 @@ def test_forget_leaves_nothing_of_the_patient_anywhere(db_url, sessions, tmp_pat
     with tracker.begin() as connection:
         connection.execute(insert(events), [{"sender_id": sender_id, "data": SECRET_WORDS}] * 3)
 
-    conversation = Conversation(
-        sessions=sessions,
-        rasa=RasaClient("http://127.0.0.1:9", "t", timeout=1),
-        invite_ttl_days=14,
-        rasa_tracker_url=tracker_url,
-    )
     alex = Sender(telegram_user_id=TELEGRAM_ID, chat_id=TELEGRAM_ID)
     cleared = []
 
@@ -123,7 +117,13 @@ def test_forget_leaves_nothing_of_the_patient_anywhere(db_url, sessions, tmp_pat
         cleared.append((chat_id, message_ids))
         return Deletion(deleted=message_ids)
 
-    conversation.clear_chat = clear_chat
+    conversation = Conversation(
+        sessions=sessions,
+        rasa=RasaClient("http://127.0.0.1:9", "t", timeout=1),
+        invite_ttl_days=14,
+        rasa_tracker_url=tracker_url,
+        clear_chat=clear_chat,
+    )
     [done] = asyncio.run(conversation.on_button(alex, "bw:forget:yes", "f1"))
     assert "erased what I stored about you." in done.text and "deleted our messages" in done.text
     assert cleared == [(TELEGRAM_ID, [7, 8])]

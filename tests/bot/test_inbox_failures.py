@@ -14,18 +14,15 @@ import pytest
 from sqlalchemy import select
 
 from bot import crisis
-from bot.conversation import Conversation
-from bot.telegram_channel import TelegramChannel, build_bot
+from bot.telegram_channel import TelegramChannel
 from data import inbox
 from data.care_plans import apply_plan
 from data.db import transaction
 from data.models import InboxUpdate, Patient, utcnow
 from data.plan_schema import load_plan
 from data.wording import say
-from messaging.rasa_client import RasaClient
-from tests.bot.test_telegram_channel import ALEX, FIXTURES, TOKEN
+from tests.bot.test_telegram_channel import ALEX, FIXTURES, TOKEN, telegram_channel
 from tests.support.botapi_server import FakeBotApi
-from tests.support.ports import closed_port
 
 pytestmark = pytest.mark.postgres
 
@@ -79,11 +76,7 @@ def database(flaky_database):
 
 
 def _channel(sessions, api, tmp_path, rasa_url=None) -> TelegramChannel:
-    rasa = RasaClient(rasa_url or f"http://127.0.0.1:{closed_port()}", "t", timeout=2)
-    conversation = Conversation(
-        sessions=sessions, rasa=rasa, invite_ttl_days=14, rasa_tracker_url=f"sqlite:///{tmp_path / 't.db'}"
-    )
-    return TelegramChannel(build_bot(TOKEN, api.base_url), conversation, sessions)
+    return telegram_channel(sessions, api, tmp_path, rasa_url)
 
 
 async def _running(channel: TelegramChannel, during) -> None:

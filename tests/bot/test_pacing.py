@@ -13,7 +13,8 @@ import time
 from collections.abc import Iterator
 
 from bot.pacing import Pacer
-from bot.telegram_channel import TelegramChannel, build_bot
+from bot.telegram_channel import build_bot
+from bot.telegram_sender import TelegramSender
 from messaging.rendering import Button, Reply
 from tests.support.botapi_server import FakeBotApi
 
@@ -42,11 +43,11 @@ def _server(chats, **limits) -> Iterator[FakeBotApi]:
 
 
 @contextlib.asynccontextmanager
-async def _channel(api: FakeBotApi, pacer: Pacer):
+async def _sender(api: FakeBotApi, pacer: Pacer):
     bot = build_bot(TOKEN, api.base_url, pacer=pacer)
     async with bot:
         # Sending needs neither the conversation nor the database.
-        yield TelegramChannel(bot, None, None)
+        yield TelegramSender(bot)
 
 
 def _send_order(api: FakeBotApi) -> list[tuple[int, str]]:
@@ -59,11 +60,11 @@ def test_one_chat_is_spaced_by_the_per_chat_limit():
     with _server([chat], per_chat_rate=rate, per_chat_burst=5, global_rate=0) as api:
 
         async def main():
-            async with _channel(api, _pacer(chat_rate=rate, chat_burst=burst)) as channel:
+            async with _sender(api, _pacer(chat_rate=rate, chat_burst=burst)) as sender:
                 done: list[float] = []
 
                 async def one(i: int) -> str:
-                    outcome = await channel.send_checked(chat, [Reply(f"m{i}")])
+                    outcome = await sender.send_checked(chat, [Reply(f"m{i}")])
                     done.append(time.monotonic())
                     return outcome
 
@@ -91,11 +92,11 @@ def test_many_chats_go_at_the_overall_rate_and_take_turns():
 
         async def main():
             pacer = _pacer(global_rate=rate, global_burst=2, chat_rate=1.0, chat_burst=3)
-            async with _channel(api, pacer) as channel:
+            async with _sender(api, pacer) as sender:
                 start = time.monotonic()
                 # Chat by chat, three each: a plain FIFO would send each chat's three together.
                 outcomes = await asyncio.gather(
-                    *(channel.send_checked(c, [Reply(f"{c}-{k}")]) for c in chats for k in range(3))
+                    *(sender.send_checked(c, [Reply(f"{c}-{k}")]) for c in chats for k in range(3))
                 )
                 return outcomes, time.monotonic() - start
 
@@ -123,15 +124,15 @@ def test_a_429_delays_that_chat_only_and_it_arrives_once():
 
         async def main():
             pacer = _pacer()
-            async with _channel(api, pacer) as channel:
-                slow_send = asyncio.create_task(channel.send_checked(slow, [Reply("for the slow chat")]))
+            async with _sender(api, pacer) as sender:
+                slow_send = asyncio.create_task(sender.send_checked(slow, [Reply("for the slow chat")]))
                 # Halved for a while, in case it was the overall limit: the 429 has been seen.
                 while pacer.overall_rate() == 1000.0:
                     await asyncio.sleep(0.005)
                 flooded_at = time.monotonic()
                 assert pacer.overall_rate() == 500.0
                 others_sent = await asyncio.gather(
-                    *(channel.send_checked(c, [Reply("a"), Reply("b"), Reply("c")]) for c in others)
+                    *(sender.send_checked(c, [Reply("a"), Reply("b"), Reply("c")]) for c in others)
                 )
                 others_took = time.monotonic() - flooded_at
                 assert not slow_send.done()
@@ -154,8 +155,8 @@ def test_a_retry_after_beyond_the_cap_fails_at_once():
         api.fail_next("sendMessage", 429, "Too Many Requests: retry after 90", parameters={"retry_after": 90})
 
         async def main():
-            async with _channel(api, _pacer(max_retry_after=30)) as channel:
-                return await channel.send_checked(chat, [Reply("x")])
+            async with _sender(api, _pacer(max_retry_after=30)) as sender:
+                return await sender.send_checked(chat, [Reply("x")])
 
         assert asyncio.run(main()) == "failed"
         assert len(api.calls_of("sendMessage")) == 1 and api.sent(chat) == []
@@ -167,9 +168,9 @@ def test_a_blocked_patient_is_unreachable_and_not_retried():
         api.block(chat)
 
         async def main():
-            async with _channel(api, _pacer()) as channel:
-                checked = await channel.send_checked(chat, [Reply("one"), Reply("two")])
-                return checked, await channel.send(chat, [Reply("three")])
+            async with _sender(api, _pacer()) as sender:
+                checked = await sender.send_checked(chat, [Reply("one"), Reply("two")])
+                return checked, await sender.send(chat, [Reply("three")])
 
         assert asyncio.run(main()) == ("unreachable", False)
         assert len(api.calls_of("sendMessage")) == 2  # one try per send; "two" never tried
@@ -180,8 +181,8 @@ def test_a_bad_request_is_not_retried():
     with _server([], **NO_LIMIT) as api:
 
         async def main():
-            async with _channel(api, _pacer()) as channel:
-                return await channel.send_checked(424242, [Reply("to nobody")])  # never wrote
+            async with _sender(api, _pacer()) as sender:
+                return await sender.send_checked(424242, [Reply("to nobody")])  # never wrote
 
         assert asyncio.run(main()) == "failed"
         assert api.errors == [("sendMessage", 400, "Bad Request: chat not found")]
@@ -194,8 +195,8 @@ def test_a_network_error_is_retried_and_delivered_once():
         api.fail_next("sendMessage", 500, "Internal Server Error")
 
         async def main():
-            async with _channel(api, _pacer()) as channel:
-                return await channel.send_checked(chat, [Reply("after the outage")])
+            async with _sender(api, _pacer()) as sender:
+                return await sender.send_checked(chat, [Reply("after the outage")])
 
         assert asyncio.run(main()) == "delivered"
         assert len(api.calls_of("sendMessage")) == 3
@@ -208,8 +209,8 @@ def test_network_retries_are_bounded():
         api.fail_next("sendMessage", 502, "Bad Gateway", times=100)
 
         async def main():
-            async with _channel(api, _pacer(network_retries=2)) as channel:
-                return await channel.send_checked(chat, [Reply("x")])
+            async with _sender(api, _pacer(network_retries=2)) as sender:
+                return await sender.send_checked(chat, [Reply("x")])
 
         assert asyncio.run(main()) == "failed"
         assert len(api.calls_of("sendMessage")) == 3  # the first try and two retries
@@ -220,10 +221,10 @@ def test_a_refused_connection_is_retried_then_failed():
     with _server([chat], **NO_LIMIT) as api:
 
         async def main():
-            async with _channel(api, _pacer(network_retries=2, network_backoff=0.2)) as channel:
+            async with _sender(api, _pacer(network_retries=2, network_backoff=0.2)) as sender:
                 api.stop()  # Telegram out of reach: the connection is refused
                 start = time.monotonic()
-                outcome = await channel.send_checked(chat, [Reply("x")])
+                outcome = await sender.send_checked(chat, [Reply("x")])
                 return outcome, time.monotonic() - start
 
         outcome, seconds = asyncio.run(main())
@@ -236,10 +237,10 @@ def test_silent_and_protected():
     with _server([chat], **NO_LIMIT) as api:
 
         async def main():
-            async with _channel(api, _pacer()) as channel:
+            async with _sender(api, _pacer()) as sender:
                 quiet = [Reply("quiet", (Button("Done", "/done"),))]
-                assert await channel.send_checked(chat, quiet, silent=True) == "delivered"
-                assert await channel.send(chat, [Reply("loud")]) is True
+                assert await sender.send_checked(chat, quiet, silent=True) == "delivered"
+                assert await sender.send(chat, [Reply("loud")]) is True
 
         asyncio.run(main())
         quiet, loud = api.sent(chat)
@@ -255,14 +256,14 @@ def test_a_reply_goes_ahead_of_bulk_nudges():
     with _server([patient, *bulk_chats], **NO_LIMIT) as api:
 
         async def main():
-            async with _channel(api, _pacer(global_rate=rate, global_burst=1)) as channel:
+            async with _sender(api, _pacer(global_rate=rate, global_burst=1)) as sender:
                 nudges = [
-                    asyncio.create_task(channel.send_checked(c, [Reply("nudge")], bulk=True))
+                    asyncio.create_task(sender.send_checked(c, [Reply("nudge")], bulk=True))
                     for c in bulk_chats
                 ]
                 await asyncio.sleep(0.12)  # a few nudges are out, most are queued
                 start = time.monotonic()
-                assert await channel.send_checked(patient, [Reply("your reply")]) == "delivered"
+                assert await sender.send_checked(patient, [Reply("your reply")]) == "delivered"
                 took = time.monotonic() - start
                 await asyncio.gather(*nudges)
                 return took
@@ -279,9 +280,9 @@ def test_idle_chats_are_forgotten():
 
         async def main():
             pacer = _pacer(chat_rate=200.0, chat_burst=1)  # full again 5 ms after a send
-            async with _channel(api, pacer) as channel:
+            async with _sender(api, pacer) as sender:
                 for c in chats:
-                    await channel.send_checked(c, [Reply("x")])
+                    await sender.send_checked(c, [Reply("x")])
                 return pacer.tracked_chats()
 
         assert asyncio.run(main()) <= 5
@@ -294,8 +295,8 @@ def test_shutting_down_fails_what_is_still_waiting():
         async def main():
             bot = build_bot(TOKEN, api.base_url, pacer=_pacer(global_rate=5.0, global_burst=1))
             async with bot:
-                channel = TelegramChannel(bot, None, None)
-                sends = [asyncio.create_task(channel.send_checked(c, [Reply("x")])) for c in chats]
+                sender = TelegramSender(bot)
+                sends = [asyncio.create_task(sender.send_checked(c, [Reply("x")])) for c in chats]
                 await asyncio.sleep(0.1)  # one is out; the others wait for their turn
             return await asyncio.wait_for(asyncio.gather(*sends), 2)  # none left hanging
 

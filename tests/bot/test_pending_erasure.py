@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
 from bot.conversation import Conversation, Sender
-from bot.erasures import Deletion, Outcome
+from bot.erasures import Deletion, Erasures, Outcome
 from data import chat_messages
 from data.care_plans import apply_plan
 from data.db import transaction
@@ -172,8 +172,8 @@ def test_a_failing_tracker_store_leaves_the_erasure_pending_until_a_retry_succee
             rasa=RasaClient("http://127.0.0.1:9", "t", timeout=1),
             invite_ttl_days=14,
             rasa_tracker_url=tracker_url,
+            clear_chat=_Chat(),
         )
-        conversation.clear_chat = _Chat()
         proxy.cut()
         [done] = asyncio.run(
             conversation.on_button(Sender(telegram_user_id=ALEX, chat_id=ALEX), "bw:forget:yes", "f1")
@@ -199,17 +199,17 @@ def test_the_chat_part_is_given_up_once_telegram_no_longer_allows_it(sessions, t
     sender_id = _alex(sessions)
     tracker_url = f"sqlite:///{tmp_path / 'tracker.db'}"
     _conversation_in_rasa(tracker_url, sender_id)
+
+    async def telegram_down(chat_id, message_ids):
+        return Deletion(retry=message_ids)
+
     conversation = Conversation(
         sessions=sessions,
         rasa=RasaClient("http://127.0.0.1:9", "t", timeout=1),
         invite_ttl_days=14,
         rasa_tracker_url=tracker_url,
+        clear_chat=telegram_down,
     )
-
-    async def telegram_down(chat_id, message_ids):
-        return Deletion(retry=message_ids)
-
-    conversation.clear_chat = telegram_down
     asyncio.run(conversation.on_button(Sender(telegram_user_id=ALEX, chat_id=ALEX), "bw:forget:yes", "f1"))
     [row] = _pending(sessions)
     assert row.sender_id is None and [m for m, _ in row.messages] == [7, 8]  # transcript done
@@ -219,8 +219,9 @@ def test_the_chat_part_is_given_up_once_telegram_no_longer_allows_it(sessions, t
         session.execute(
             update(PendingErasure).values(messages=[[7, past], [8, past]], next_attempt_at=utcnow())
         )
-    conversation.clear_chat = chat = _Chat()
-    assert asyncio.run(conversation.erasures.retry()) == 1
+    # A later run, Telegram answering again.
+    chat = _Chat()
+    assert asyncio.run(Erasures(sessions=sessions, tracker_url=tracker_url, clear_chat=chat).retry()) == 1
     assert chat.asked == [] and _pending(sessions) == []
 
 
@@ -237,7 +238,7 @@ def test_the_chat_part_is_given_up_once_telegram_no_longer_allows_it(sessions, t
     ],
 )
 def test_the_forget_answer_says_what_really_happened(outcome, said):
-    from bot.conversation import _forget_done
+    from bot.forgetting import forget_done as _forget_done
 
     wording = content()["forget_done"]
     assert _forget_done(outcome) == " ".join(wording[k] for k in [*said, "goodbye"])

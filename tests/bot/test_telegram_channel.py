@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import crisis
+from bot.chat_eraser import ChatEraser
 from bot.conversation import Conversation
 from bot.telegram_channel import TelegramChannel, build_bot
 from data import inbox
@@ -42,16 +43,23 @@ def make_channel(sessions, tmp_path, api):
         alex.linked_at = alex.consented_at = utcnow()
 
     def make():
-        rasa = RasaClient(f"http://127.0.0.1:{closed_port()}", "t", timeout=2)
-        conversation = Conversation(
-            sessions=sessions,
-            rasa=rasa,
-            invite_ttl_days=14,
-            rasa_tracker_url=f"sqlite:///{tmp_path / 't.db'}",
-        )
-        return TelegramChannel(build_bot(TOKEN, api.base_url), conversation, sessions)
+        return telegram_channel(sessions, api, tmp_path)
 
     return make
+
+
+def telegram_channel(sessions, api: FakeBotApi, tmp_path, rasa_url: str | None = None) -> TelegramChannel:
+    """The channel as coach/wiring.py builds it; Rasa at a closed port unless given."""
+    rasa = RasaClient(rasa_url or f"http://127.0.0.1:{closed_port()}", "t", timeout=2)
+    bot = build_bot(TOKEN, api.base_url)
+    conversation = Conversation(
+        sessions=sessions,
+        rasa=rasa,
+        invite_ttl_days=14,
+        rasa_tracker_url=f"sqlite:///{tmp_path / 't.db'}",
+        clear_chat=ChatEraser(bot).delete_messages,
+    )
+    return TelegramChannel(bot, conversation, sessions)
 
 
 async def _poll_once(channel: TelegramChannel, seconds: float = 1.5) -> None:
@@ -294,8 +302,11 @@ def test_forget_says_when_telegram_failed_to_delete_and_the_retry_deletes_later(
     with transaction(sessions) as session:
         session.get(PendingErasure, row_id).next_attempt_at = utcnow()
     channel = make_channel()
-    erasures = Erasures(sessions=sessions, tracker_url=f"sqlite:///{tmp_path / 't.db'}")
-    erasures.clear_chat = channel.delete_messages
+    erasures = Erasures(
+        sessions=sessions,
+        tracker_url=f"sqlite:///{tmp_path / 't.db'}",
+        clear_chat=ChatEraser(channel.bot).delete_messages,
+    )
 
     async def retry():
         async with channel.bot:
