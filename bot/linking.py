@@ -58,15 +58,13 @@ class Linking:
         return [Reply(say("button_expired" if patient.consented else "consent_declined"))]
 
     async def _link(self, sender: Sender, code: str) -> list[Reply]:
-        if not code or sender.telegram_user_id is None or sender.chat_id is None:
+        user_id, chat_id = sender.telegram_user_id, sender.chat_id
+        if not code or user_id is None or chat_id is None:
             return [Reply(say("unlinked"))]
 
         def work(session: Session) -> invites.LinkResult:
             return invites.redeem(
-                session=session,
-                code=code,
-                telegram_user_id=sender.telegram_user_id,
-                telegram_chat_id=sender.chat_id,
+                session=session, code=code, telegram_user_id=user_id, telegram_chat_id=chat_id
             )
 
         result = await run_in_thread(self._sessions, work)

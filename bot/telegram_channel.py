@@ -21,7 +21,6 @@ from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.chat_log import ChatLog
-from bot.chat_probe import ChatProbe
 from bot.conversation import Conversation, RetryLater, Sender
 from bot.inbox_worker import UNASSESSED, InboxWorker, Outcome
 from bot.pacing import PacedRateLimiter, Pacer
@@ -29,7 +28,6 @@ from bot.telegram_polling import POLL_TIMEOUT, TelegramPolling
 from bot.telegram_sender import TelegramSender
 from data.db import is_transient
 from data.wording import CRISIS_NUMBERS, parse_risk_answer, say
-from messaging.delivery import Delivery, Outgoing
 from messaging.rendering import Button, Reply
 
 log = logging.getLogger(__name__)
@@ -56,19 +54,17 @@ class TelegramChannel:
     def __init__(
         self,
         bot: ExtBot,
-        conversation: Conversation | None,
+        conversation: Conversation,
         sessions: sessionmaker[Session],
         *,
         sender: TelegramSender | None = None,
     ):
-        """`sender`: how replies go out (one with a chat log of `sessions` if not given).
-        `conversation` is None only for a channel that never polls (see send_checked)."""
+        """`sender`: how replies go out (one with a chat log of `sessions` if not given)."""
         self.bot = bot
         self._conversation = conversation
         self._sessions = sessions
-        self._chat_log = ChatLog(sessions)
-        # No sessions, no chat log: tests/perf/bench_send.py measures sending alone.
-        self.sender = sender or TelegramSender(bot, self._chat_log if sessions is not None else None)
+        self._chat_log = ChatLog(sessions)  # the patient's own messages, noted as they come
+        self.sender = sender or TelegramSender(bot, self._chat_log)
 
     # --- polling: bot/telegram_polling.py ----------------------------------------------
 
@@ -173,17 +169,3 @@ class TelegramChannel:
             command = command.split("@", 1)[0].lower()
             return await self._conversation.on_command(sender, command, argument.strip(), key)
         return await self._conversation.on_text(sender, text, key, **assessed)
-
-    # Kept for callers outside bot/ that build a channel to send and probe with (the
-    # scheduler's in-doubt tests, the perf scripts); the wiring uses the parts themselves.
-
-    async def send_checked(self, chat_id: int, replies: list[Reply], **how: Any) -> Delivery:
-        return await self.sender.send_checked(chat_id, replies, **how)
-
-    async def deliver(self, outgoing: Outgoing) -> Delivery:
-        return await self.sender.deliver(outgoing)
-
-    async def find_sent(
-        self, chat_id: int, after_message_id: int, markup: dict | None, known: dict[int, str | None]
-    ) -> str:
-        return await ChatProbe(self.bot).find_sent(chat_id, after_message_id, markup, known)

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -100,7 +101,7 @@ class TelegramPolling:
                     raise
                 backoff = await _wait_for_database(stop, exc, backoff)
 
-    async def _poll(self, offset: int | None, stop: asyncio.Event) -> list[Update]:
+    async def _poll(self, offset: int | None, stop: asyncio.Event) -> Sequence[Update]:
         """One long poll, abandoned as soon as `stop` is set.
 
         Abandoning is safe: nothing is confirmed to Telegram until the next

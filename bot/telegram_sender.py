@@ -89,28 +89,37 @@ class TelegramSender:
             for i, part in enumerate(parts):
                 markup = telegram_markup(reply) if i == len(parts) - 1 else None
                 shown = markup.to_dict() if markup else None  # as Telegram will hold it
-                common = {
-                    "reply_markup": markup,
-                    # Only the first part answers a message; it may have been deleted since.
-                    "reply_parameters": ReplyParameters(reply.reply_to, allow_sending_without_reply=True)
-                    if reply.reply_to and i == 0
-                    else None,
-                    "protect_content": True,
-                    "disable_notification": silent,
-                    "rate_limit_args": Paced(
-                        bulk=bulk,
-                        crisis=crisis,
-                        before_send=before_send and partial(before_send, shown),
-                    ),
-                }
+                reply_parameters = (
+                    ReplyParameters(reply.reply_to, allow_sending_without_reply=True)
+                    if reply.reply_to and i == 0  # only the first part answers; it may be deleted since
+                    else None
+                )
+                paced = Paced(
+                    bulk=bulk, crisis=crisis, before_send=before_send and partial(before_send, shown)
+                )
                 try:
                     if reply.document:
                         name, data = reply.document
                         message = await self.bot.send_document(
-                            chat_id, InputFile(data, filename=name), caption=part, **common
+                            chat_id,
+                            InputFile(data, filename=name),
+                            caption=part,
+                            reply_markup=markup,
+                            reply_parameters=reply_parameters,
+                            protect_content=True,
+                            disable_notification=silent,
+                            rate_limit_args=paced,
                         )
                     else:
-                        message = await self.bot.send_message(chat_id, part, **common)
+                        message = await self.bot.send_message(
+                            chat_id,
+                            part,
+                            reply_markup=markup,
+                            reply_parameters=reply_parameters,
+                            protect_content=True,
+                            disable_notification=silent,
+                            rate_limit_args=paced,
+                        )
                     sent.append((message.message_id, chat_messages.digest(shown)))
                     before_send = None
                 except Forbidden:

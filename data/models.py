@@ -271,7 +271,7 @@ class NudgeLog(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # How to tell, after a crash mid-send, whether the nudge arrived: the last message
     # id known in the chat before it left, and the buttons its first message carried
-    # (data/chat_messages.py, bot/telegram_channel.py find_sent).
+    # (data/chat_messages.py, bot/chat_probe.py).
     probe_after_message_id: Mapped[int | None] = mapped_column(BigInteger)
     probe_markup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 

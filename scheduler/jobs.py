@@ -59,7 +59,7 @@ class Runtime:
     # popular times; Telegram takes 30 a second, so a few dozen in hand keep the
     # pace without flooding the database, Rasa or the connection pool.
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(32))
-    # Looks in the chat for a nudge a crash left in doubt (bot/telegram_channel.py find_sent).
+    # Looks in the chat for a nudge a crash left in doubt (bot/chat_probe.py).
     probe: Probe | None = None
 
 

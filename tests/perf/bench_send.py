@@ -21,7 +21,8 @@ from collections import Counter
 from pathlib import Path
 
 from bot.pacing import Pacer
-from bot.telegram_channel import TelegramChannel, build_bot
+from bot.telegram_channel import build_bot
+from bot.telegram_sender import TelegramSender
 from messaging.rendering import Reply
 from tests.support.botapi_server import FakeBotApi
 
@@ -35,11 +36,11 @@ async def _send_all(api: FakeBotApi, messages: int, chats: int) -> tuple[float, 
     pacer = Pacer()  # the production defaults
     bot = build_bot(TOKEN, api.base_url, pacer=pacer)
     async with bot:
-        channel = TelegramChannel(bot, None, None)  # type: ignore[arg-type]  # sending only
+        sender = TelegramSender(bot)  # sending alone: no chat log
         start = time.monotonic()
         outcomes = await asyncio.gather(
             *(
-                channel.send_checked(FIRST_CHAT + i % chats, [Reply(f"nudge #{i}")], bulk=True)
+                sender.send_checked(FIRST_CHAT + i % chats, [Reply(f"nudge #{i}")], bulk=True)
                 for i in range(messages)
             )
         )

@@ -13,7 +13,10 @@ import sys
 
 from sqlalchemy import func, select
 
-from bot.telegram_channel import TelegramChannel, build_bot
+from bot.chat_log import ChatLog
+from bot.chat_probe import ChatProbe
+from bot.telegram_channel import build_bot
+from bot.telegram_sender import TelegramSender
 from data.db import make_engine, make_sessionmaker
 from data.models import NudgeLog, ScheduleChange
 from messaging.rasa_client import RasaClient
@@ -53,12 +56,12 @@ async def run(db_url: str, api_url: str, rasa_url: str) -> None:
     rasa = RasaClient(rasa_url, "stub-token", timeout=30)
     bot = build_bot(TOKEN, api_url)
     async with bot:
-        channel = TelegramChannel(bot, None, sessions)  # type: ignore[arg-type]  # sending only
-
         scheduler = NudgeScheduler(
             engine=engine,
             sessions=sessions,
-            runtime=Runtime(sessions, rasa, channel.deliver, probe=channel.find_sent),
+            runtime=Runtime(
+                sessions, rasa, TelegramSender(bot, ChatLog(sessions)).deliver, probe=ChatProbe(bot).find_sent
+            ),
             reconcile_seconds=5,
             lease_seconds=6,
         )

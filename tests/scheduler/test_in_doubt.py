@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.telegram_channel import TelegramChannel, build_bot
+from bot.chat_log import ChatLog
+from bot.chat_probe import ChatProbe
+from bot.telegram_channel import build_bot
+from bot.telegram_sender import TelegramSender
 from data import chat_messages
 from data.care_plans import apply_plan
 from data.db import make_engine, transaction
@@ -73,13 +76,11 @@ def _take_over(db_url, sessions, api) -> None:
         engine = make_engine(db_url)
         bot = build_bot(TOKEN, api.base_url)
         async with bot:
-            channel = TelegramChannel(bot, None, sessions)
-
             runtime = jobs.Runtime(
                 sessions,
                 RasaClient(rasa_url, "stub-token", timeout=5),
-                channel.deliver,
-                probe=channel.find_sent,
+                TelegramSender(bot, ChatLog(sessions)).deliver,
+                probe=ChatProbe(bot).find_sent,
             )
             service = NudgeScheduler(engine=engine, sessions=sessions, runtime=runtime)
             await service.start()
@@ -149,9 +150,10 @@ def test_a_nudge_noted_in_the_chat_but_not_marked_sent_is_not_sent_again(db_url,
 
         bot = build_bot(TOKEN, api.base_url)
         async with bot:
-            channel = TelegramChannel(bot, None, sessions)
             # The crash came after the id was noted, before the log said "sent".
-            await channel.send_checked(CHAT, [Reply("Hi, got a minute?", (Button("Done", "/report_done"),))])
+            await TelegramSender(bot, ChatLog(sessions)).send_checked(
+                CHAT, [Reply("Hi, got a minute?", (Button("Done", "/report_done"),))]
+            )
 
     asyncio.run(send_and_note())
     # The patient's reply and another message of the bot's follow, both noted.
