@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install run test unit e2e lint validate rasa-validate rasa-test nlu-predictions nlu-report crisis-bench bench compose-check model chat clean
+.PHONY: help install run test pytest unit e2e lint validate rasa-validate rasa-test nlu-predictions nlu-report crisis-bench bench fuzz compose-check model chat clean
 
 help:
 	@echo "make run    - build what is missing, train if needed, start everything (terminal chat without TELEGRAM_BOT_TOKEN)"
@@ -113,14 +113,29 @@ compose-check:
 
 validate: lint rasa-validate compose-check
 
+# The suite in two processes side by side: the end-to-end tests in one (they share one
+# started stack, in order), everything else spread over three workers (pytest-xdist; much
+# of it waits on servers, sockets and timers). Each prints its 15 slowest tests.
 unit: $(VENV)/.installed
-	$(PY) -m pytest -m "not e2e" -q
+	$(PY) -m pytest -m "not e2e" -q -n 3 --durations=15
 
 e2e: model
-	$(PY) -m pytest -m e2e -q
+	$(PY) -m pytest -m e2e -q --durations=15
 
-test: install validate model rasa-test nlu-report crisis-bench
-	$(PY) -m pytest -q
+pytest: model
+	$(MAKE) --no-print-directory -j2 --output-sync=target unit e2e
+
+# The full fuzz (over 10,000 hostile updates through the running stack; several minutes).
+# `make test` runs the same seeded generators at a tenth of the size.
+fuzz: model
+	BRIDGEWORK_FUZZ=full $(PY) -m pytest -q tests/e2e/test_fuzz.py
+
+# The build first (venvs, model), then every check side by side: the test suite spends
+# much of its time waiting on servers and timers, so on two cores the Rasa checks and lint
+# fit alongside it. Each check's output is printed whole when it ends (--output-sync); the
+# model is not checked a second time (-o model).
+test: model
+	$(MAKE) --no-print-directory -j4 --output-sync=target -o model e2e unit rasa-test nlu-report crisis-bench validate
 
 # The crisis nets (lexicon, classifier, NLU, and the three answers the product gives) on
 # every crisis set, per set and per category; fails if a message of the set the nets

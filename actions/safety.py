@@ -53,7 +53,7 @@ class ActionCrisisCheck(Action):
             if patient is None:
                 return NO_RECORD
             return safety_events.record_risk_check(
-                session=session, patient_id=patient.id, raised_by="nlu", dedupe_key=f"risk_check:{key}"
+                session=session, patient_id=patient.id, raised_by="nlu", message_key=key
             )
 
         try:

@@ -93,7 +93,7 @@ class CrisisCare:
                 session=session,
                 patient_id=patient.id,
                 raised_by=assessment.net,
-                dedupe_key=f"risk_check:{patient.sender_id}:{key}",
+                message_key=f"{patient.sender_id}:{key}",
             )
 
         try:

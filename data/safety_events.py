@@ -37,11 +37,19 @@ RISK_CHECK = "risk_check"
 ANSWERS = ("yes", "no", "unsure")
 
 
-def record_risk_check(*, session: Session, patient_id: str, raised_by: str, dedupe_key: str) -> int:
+def record_risk_check(*, session: Session, patient_id: str, raised_by: str, message_key: str) -> int:
     """The one question was asked (possible risk): when and which net raised it, never the words.
-    Returns the event's id, which the answer buttons carry."""
+    Returns the event's id, which the answer buttons carry.
+
+    `message_key` is "<sender id>:<message id>", the same whether the bot or the NLU (through
+    the actions) raised it, so one message asked about twice is one event.
+    """
     row = record_event(
-        session=session, patient_id=patient_id, kind=RISK_CHECK, detected_by=raised_by, dedupe_key=dedupe_key
+        session=session,
+        patient_id=patient_id,
+        kind=RISK_CHECK,
+        detected_by=raised_by,
+        dedupe_key=f"{RISK_CHECK}:{message_key}",
     )
     session.flush()
     return row.id

@@ -102,3 +102,58 @@ def test_the_checks_see_what_they_should():
     graph = imports(modules())
     assert "messaging.rasa_client" in graph["scheduler.jobs"]
     assert len(graph) > 50
+
+
+# data/ in layers, each importing only its own layer and those below it (the README's
+# "How the code depends on itself"). A new module must be given its layer here.
+DATA_LAYERS = {
+    # settings and logging: read by everything, import nothing of ours
+    "base": {"data", "data.settings", "data.logging_setup"},
+    # what the clinic reads and edits, and the parsers of what people write: no database
+    "content": {"data.wording", "data.library", "data.plan_schema", "data.timeparse"},
+    # the engine, the tables, migrations, and one module of queries per table or rule
+    "persistence": {
+        "data.db",
+        "data.models",
+        "data.migrate",
+        "data.barriers",
+        "data.chat_messages",
+        "data.checkins",
+        "data.inbox",
+        "data.invites",
+        "data.nudge_log",
+        "data.nudge_targets",
+        "data.patients",
+        "data.pending_erasures",
+        "data.rasa_tracker",
+        "data.safety_events",
+        "data.schedule_changes",
+        "data.scheduler_lease",
+        "data.tasks",
+        "data.worksheets",
+    },
+    # what the product does with them: care plans, erasure, export, the report, retention
+    "services": {
+        "data.care_plans",
+        "data.erasure",
+        "data.export",
+        "data.plan_reference",
+        "data.report",
+        "data.retention",
+    },
+}
+LAYER_ORDER = ["base", "content", "persistence", "services"]
+
+
+def test_data_is_in_layers():
+    layer_of = {module: layer for layer, members in DATA_LAYERS.items() for module in members}
+    found = [name for name in modules() if name.split(".")[0] == "data"]
+    assert sorted(m for m in found if m not in layer_of) == [], "give each new data module its layer"
+    graph = imports(modules())
+    upward = sorted(
+        f"{source} ({layer_of[source]}) imports {target} ({layer_of[target]})"
+        for source in found
+        for target in graph.get(source, ())
+        if LAYER_ORDER.index(layer_of[target]) > LAYER_ORDER.index(layer_of[source])
+    )
+    assert upward == []

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "requirements"
 LOCKS = sorted(REQUIREMENTS.glob("*.lock"))
 PRODUCT_PACKAGES = ("bot", "messaging", "data", "actions", "scheduler", "coach")
-TEST_TOOLS = {"pytest", "pytest-timeout", "hypothesis", "ruff", "mypy", "types-pyyaml"}
+TEST_TOOLS = {"pytest", "pytest-timeout", "pytest-xdist", "hypothesis", "ruff", "mypy", "types-pyyaml"}
 PIN_LINE = re.compile(
     r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;]+)(?P<hashes>(?: --hash=\S+)+)$"
 )

@@ -43,6 +43,7 @@ __all__ = [
     "Assessment",
     "detect",
     "detect_classifier",
+    "detect_classifier_many",
     "detect_lexicon",
     "detect_many",
     "normalise",
@@ -81,6 +82,11 @@ def detect_lexicon(text: str) -> Assessment | None:
 def detect_classifier(text: str) -> Assessment | None:
     """The learned net alone; None if it sees no risk, or is unavailable (then logged once)."""
     return _classify([text])[0][0]
+
+
+def detect_classifier_many(texts: list[str]) -> list[Assessment | None]:
+    """`detect_classifier` for several messages, read in one batch."""
+    return [found for found, _ in _classify(texts)]
 
 
 def _classify(texts: list[str]) -> list[tuple[Assessment | None, float | None]]:

@@ -50,6 +50,10 @@ async def _sender(api: FakeBotApi, pacer: Pacer):
         yield TelegramSender(bot)
 
 
+# Requests the bot may have open at once (bot/telegram_channel.py build_bot's pool).
+IN_FLIGHT = 16
+
+
 def _send_order(api: FakeBotApi) -> list[tuple[int, str]]:
     return [(int(p["chat_id"]), p["text"]) for p in api.calls_of("sendMessage")]
 
@@ -107,13 +111,14 @@ def test_many_chats_go_at_the_overall_rate_and_take_turns():
         # busy 2-core machine a lower bound here only measures the machine).
         assert 150 / seconds <= 1.05 * rate + 2
         # Taking turns: every chat has had its first message before any chat has its third,
-        # and between two messages to one chat, most other chats had one (a plain FIFO would
-        # send each chat's three together).
+        # and between two messages to one chat, at least half the other chats had one (a plain
+        # FIFO would send each chat's three together). The order is the server's: requests in
+        # flight together (up to the bot's connection pool) may reach it in either order.
         position = {text: i for i, (_, text) in enumerate(_send_order(api))}
-        assert max(position[f"{c}-0"] for c in chats) < min(position[f"{c}-2"] for c in chats)
+        assert max(position[f"{c}-0"] for c in chats) < min(position[f"{c}-2"] for c in chats) + IN_FLIGHT
         for c in chats:
-            assert position[f"{c}-1"] - position[f"{c}-0"] >= 30
-            assert position[f"{c}-2"] - position[f"{c}-1"] >= 30
+            assert position[f"{c}-1"] - position[f"{c}-0"] >= len(chats) // 2
+            assert position[f"{c}-2"] - position[f"{c}-1"] >= len(chats) // 2
         assert all(len(api.sent(c)) == 3 for c in chats)
 
 

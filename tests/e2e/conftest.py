@@ -1,5 +1,8 @@
 """The whole stack for real: Rasa with the project's model, the action server,
-the bot process, and a strict Bot API server standing in for Telegram."""
+the bot process, and a strict Bot API server standing in for Telegram.
+
+One stack serves every test here, so they run in one process, in order (`make e2e`);
+`make test` runs them alongside the rest of the suite, which it spreads over workers."""
 
 from __future__ import annotations
 
@@ -107,7 +110,9 @@ def stack(tmp_path_factory):
             "FLOOD_MESSAGES_PER_MINUTE": "1000",
         }
         bot = children.start("bot", [sys.executable, "-m", "coach.cli", "run"], env, ROOT, log_dir)
-        api.wait_for_polling(timeout=60)
+        # The bot trains its crisis classifier before it polls: slower while other test
+        # workers keep both cores busy.
+        api.wait_for_polling(timeout=240)
         yield Running(api, settings, log_dir, bot.log_path)
     finally:
         children.stop()

@@ -61,7 +61,8 @@ FULL_ON_ORDINARY_TARGET = 0.02
 QUESTIONS_ON_ORDINARY_TARGET = 0.05
 
 Level = str | None  # "clear", "possible" or None
-Net = Callable[[str], Level]
+# A net reads a batch of messages (the learned net encodes a batch at once) and gives each its level.
+Net = Callable[[list[str]], list[Level]]
 
 
 def _level(assessment) -> Level:
@@ -69,21 +70,25 @@ def _level(assessment) -> Level:
 
 
 def nets(nlu: dict[str, str] | None) -> dict[str, Net]:
-    """Each net as a function of the message; the NLU's only if its predictions are at hand."""
+    """Each net as a function of the messages; the NLU's only if its predictions are at hand."""
 
-    def by_nlu(text: str) -> Level:
+    def by_nlu(texts: list[str]) -> list[Level]:
         assert nlu is not None
-        return "possible" if nlu.get(text) == "crisis" else None
+        return ["possible" if nlu.get(text) == "crisis" else None for text in texts]
 
-    def combination(text: str) -> Level:
-        found = _level(crisis.detect(text))
-        if found is not None or nlu is None or crisis.lexicon.excused(text):
+    def combination(texts: list[str]) -> list[Level]:
+        found = [_level(a) for a in crisis.detect_many(texts)]
+        if nlu is None:
             return found
-        return by_nlu(text)
+        heard = by_nlu(texts)
+        return [
+            level if level is not None or crisis.lexicon.excused(text) else by_the_nlu
+            for text, level, by_the_nlu in zip(texts, found, heard, strict=True)
+        ]
 
     found: dict[str, Net] = {
-        "lexicon": lambda text: _level(crisis.detect_lexicon(text)),
-        "classifier": lambda text: _level(crisis.detect_classifier(text)),
+        "lexicon": lambda texts: [_level(crisis.detect_lexicon(t)) for t in texts],
+        "classifier": lambda texts: [_level(a) for a in crisis.detect_classifier_many(texts)],
     }
     if nlu is not None:
         found["nlu"] = by_nlu
@@ -101,7 +106,7 @@ def run(raw: dict, net: Net) -> dict:
     }
     started = time.perf_counter()
     for category, messages in raw["crisis"].items():
-        levels = [net(m) for m in messages]
+        levels = net(messages)
         report["crisis"][category] = {
             "messages": len(messages),
             "clear": levels.count("clear"),
@@ -112,7 +117,7 @@ def run(raw: dict, net: Net) -> dict:
             {"category": category, "text": m} for m, lv in zip(messages, levels, strict=True) if lv is None
         ]
     for category, messages in raw["ordinary"].items():
-        levels = [net(m) for m in messages]
+        levels = net(messages)
         report["ordinary"][category] = {
             "messages": len(messages),
             "full": levels.count("clear"),
