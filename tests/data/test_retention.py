@@ -58,6 +58,8 @@ def _promise(words: str) -> str:
 
 
 def test_privacy_states_the_periods_the_pruning_uses():
+    # Kept as wording on purpose: what /privacy promises must be what the pruning does, so a
+    # rewording of bot.yml's `privacy` that drops or changes a period should fail here.
     assert "only until I've answered it" in _promise("The words of each message")
     assert f"{DEDUPE_WINDOW.days} days" in _promise("A note that it arrived")
     assert f"{int(chat_messages.DELETABLE_FOR.total_seconds() // 3600)} hours" in _promise("Which messages")

@@ -52,9 +52,14 @@ def templates(key: str) -> list[str]:
 
 
 def pattern(template: str) -> re.Pattern[str]:
-    """The template as a regular expression: its words literally, each placeholder any text."""
+    """The template as a regular expression: its words literally, each placeholder any text,
+    any run of spaces and line breaks any other (Rasa sends a reply split at blank lines)."""
     literals = _PLACEHOLDER.split(template)
-    return re.compile("(?:.+?)".join(re.escape(part) for part in literals), re.DOTALL)
+    return re.compile("(?:.+?)".join(_words(part) for part in literals), re.DOTALL)
+
+
+def _words(literal: str) -> str:
+    return r"\s+".join(re.escape(word) for word in re.split(r"\s+", literal))
 
 
 def is_response(text: str, key: str) -> bool:
