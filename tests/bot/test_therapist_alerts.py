@@ -122,4 +122,4 @@ def test_the_therapist_is_told_once_when_a_patient_erases_their_data(db_url, ses
 
     assert asyncio.run(scenario()) == (1, 0)
     [(chat_id, text)] = sent
-    assert chat_id == THERAPIST_CHAT and "p-100" in text and "/forget" in text
+    assert chat_id == THERAPIST_CHAT and "p-100" in text and is_response(text, "therapist_patient_left")
