@@ -12,6 +12,7 @@ from actions.checkin import (
     ValidateLaterForm,
 )
 from actions.rationale import ActionExplainRationale, ActionSaveExpectation
+from data.library import task_templates
 from data.models import Assignment, CheckIn, ScheduleChange
 from data.report import build_report
 from tests.actions.conftest import responses, run, slots_set, task, tracker
@@ -22,7 +23,7 @@ def test_done_is_logged_at_once_with_the_rationale_the_first_time(linked, sessio
         ActionLogCheckin(), tracker(linked["p-100"], "I did my thought record", "report_done")
     )
     assert responses(messages) == ["utter_checkin_done", "utter_rationale", "utter_ask_expectation"]
-    assert "Writing the thought down slows it" in messages[1]["rationale"]
+    assert "Writing the thought down slows it" in messages[1]["rationale"]  # the test plan's own rationale
     slots = slots_set(events)
     assert slots["checkin_logged"] is True and slots["task_id"] == "thought-record"
     with sessions() as session:
@@ -56,7 +57,9 @@ def test_ratings_note_and_celebration(linked, sessions):
     )
     assert responses(messages) == ["utter_celebrate"]
     assert messages[0]["done"] == 1 and messages[0]["planned"] == 3  # mon, wed, fri
-    assert all(e["value"] is None for e in events if e.get("event") == "slot")
+    # The form's answers are cleared (an empty list of events passed the old `all(...)` too).
+    cleared = slots_set(events)
+    assert {"helpfulness", "difficulty", "reflection"} <= cleared.keys() and set(cleared.values()) == {None}
     with sessions() as session:
         [report] = build_report(session=session, patient_id="p-100")
     [checkin] = report["checkins"]
@@ -160,7 +163,7 @@ def test_rationale_on_request_and_the_expectation_once(linked, sessions):
         ActionExplainRationale(), tracker(linked["p-100"], "why am i doing this", "ask_rationale")
     )
     assert responses(messages) == ["utter_rationale", "utter_ask_expectation"]
-    assert messages[0]["why"].startswith("Catching a thought on paper")
+    assert messages[0]["why"] == task_templates()["thought_record"]["why"]
     t = tracker(
         linked["p-100"],
         '/expect{"rating":"2"}',

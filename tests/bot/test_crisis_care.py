@@ -13,9 +13,10 @@ from data.care_plans import apply_plan
 from data.db import transaction
 from data.models import Patient, SafetyEvent, utcnow
 from data.plan_schema import load_plan
-from data.wording import parse_risk_answer
+from data.wording import RISK_ANSWERS, content, parse_risk_answer, say
 from messaging.rasa_client import RasaClient
 from tests.support.ports import closed_port
+from tests.support.wording import is_response
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 ALEX = Sender(telegram_user_id=100, chat_id=100)
@@ -61,7 +62,8 @@ def test_possible_risk_gets_one_question_with_three_answers_and_the_numbers(conv
     assert (event.kind, event.detected_by, event.words, event.answer) == ("risk_check", "lexicon", None, None)
     assert _answers(question) == {"yes": event.id, "no": event.id, "unsure": event.id}
     assert question.buttons[-1].payload == "bw:crisis:resources"
-    assert [b.title for b in question.buttons[:3]] == ["Yes", "No", "Not sure"]
+    assert [b.title for b in question.buttons[:3]] == [content()["risk_buttons"][a] for a in RISK_ANSWERS]
+    assert question.text in content()["risk_question"].values()
 
 
 @pytest.mark.parametrize("answer", ["yes", "unsure"])
@@ -69,7 +71,8 @@ def test_yes_or_not_sure_gets_the_crisis_response(conversation, sessions, answer
     [question] = run(conversation.on_text(ALEX, POSSIBLE, "k1"))
     event_id = _answers(question)[answer]
     response, plan = run(conversation.on_button(ALEX, f"bw:risk:{answer}:{event_id}", "k2"))
-    assert "Test crisis line: 0000 000 000" in response.text  # the clinic's own numbers
+    assert "Test crisis line: 0000 000 000" in response.text  # the clinic's own numbers, in any wording
+    assert is_response(response.text, "crisis_response")
     assert "Test Friend" in plan.text and [b.payload for b in plan.buttons] == ["bw:crisis:resources"]
     asked, crisis = _events(sessions)
     assert (asked.answer, asked.answered_at is not None) == (answer, True)
@@ -80,18 +83,18 @@ def test_no_gets_a_warm_word_and_nothing_more_is_recorded(conversation, sessions
     [question] = run(conversation.on_text(ALEX, POSSIBLE, "k1"))
     # Rasa is down: the warm word comes from the bot; Rasa would pick up the flow.
     [warm] = run(conversation.on_button(ALEX, f"bw:risk:no:{_answers(question)['no']}", "k2"))
-    assert warm.buttons == ()
+    assert warm.text == say("risk_no") and warm.buttons == ()
     [asked] = _events(sessions)
     assert asked.answer == "no"
     # The same question answered again (an old button): nothing changes.
     [again] = run(conversation.on_button(ALEX, f"bw:risk:no:{asked.id}", "k3"))
-    assert "expired" in again.text
+    assert again.text == say("button_expired")
     assert [e.answer for e in _events(sessions)] == ["no"]
 
 
 def test_clear_risk_gets_the_full_response_at_once(conversation, sessions):
     response, plan = run(conversation.on_text(ALEX, CLEAR, "k1"))
-    assert "Test crisis line" in response.text
+    assert "Test crisis line" in response.text and is_response(response.text, "crisis_response")
     [crisis] = _events(sessions)
     assert (crisis.kind, crisis.detected_by) == ("crisis", "lexicon")
     # Retried (the same update again): recorded once.
@@ -103,7 +106,7 @@ def test_another_patients_question_cannot_be_answered(conversation, sessions):
     [question] = run(conversation.on_text(SAM, POSSIBLE, "k1"))
     sams = _answers(question)["no"]
     [refused] = run(conversation.on_button(ALEX, f"bw:risk:no:{sams}", "k2"))
-    assert "expired" in refused.text
+    assert refused.text == say("button_expired")
     assert [e.answer for e in _events(sessions)] == [None]
     # "Yes" on a forged button is still a patient saying yes: heard, and Sam's row untouched.
     response, _plan = run(conversation.on_button(ALEX, f"bw:risk:yes:{sams}", "k3"))
@@ -115,7 +118,7 @@ def test_another_patients_question_cannot_be_answered(conversation, sessions):
 @pytest.mark.parametrize("forged", ["bw:risk:maybe:1", "bw:risk:yes:", "bw:risk:yes:1x", "bw:risk:no:-1"])
 def test_malformed_answers_are_not_answers(conversation, sessions, forged):
     [reply] = run(conversation.on_button(ALEX, forged, "k1"))
-    assert "expired" in reply.text
+    assert reply.text == say("button_expired")
     assert _events(sessions) == []
 
 
@@ -124,9 +127,9 @@ def test_a_stranger_is_asked_too_and_nothing_is_stored(conversation, sessions):
     [question] = run(conversation.on_text(stranger, POSSIBLE, "k1"))
     assert set(_answers(question)) == {"yes", "no", "unsure"} and set(_answers(question).values()) == {0}
     [lines] = run(conversation.on_button(stranger, "bw:risk:yes:0", "k2"))
-    assert "Test crisis line" in lines.text and "invite link" not in lines.text
+    assert "Test crisis line" in lines.text and is_response(lines.text, "crisis_unlinked")
     warm, join = run(conversation.on_button(stranger, "bw:risk:no:0", "k3"))
-    assert "invite link" in join.text
+    assert (warm.text, join.text) == (say("risk_no"), say("unlinked"))
     [numbers] = run(conversation.on_button(stranger, "bw:crisis:resources", "k4"))
     assert "Test crisis line" in numbers.text
     with sessions() as session:

@@ -20,6 +20,7 @@ from data.db import make_engine, transaction
 from data.models import Assignment, NudgeLog, Patient, utcnow
 from data.plan_schema import load_plan
 from data.report import build_report
+from data.wording import content
 from messaging.rasa_client import RasaClient
 from scheduler import jobs
 from scheduler.service import NudgeScheduler
@@ -125,7 +126,8 @@ def test_forget_leaves_nothing_of_the_patient_anywhere(db_url, sessions, tmp_pat
         clear_chat=clear_chat,
     )
     [done] = asyncio.run(conversation.on_button(alex, "bw:forget:yes", "f1"))
-    assert "erased what I stored about you." in done.text and "deleted our messages" in done.text
+    said = content()["forget_done"]
+    assert done.text == " ".join(said[k] for k in ("erased", "chat_all", "chat_older", "goodbye"))
     assert cleared == [(TELEGRAM_ID, [7, 8])]
 
     # Every table, every row, every column: no trace of the sender id, the Telegram id or their words.

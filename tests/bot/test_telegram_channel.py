@@ -19,9 +19,11 @@ from data.care_plans import apply_plan
 from data.db import transaction
 from data.models import Assignment, InboxUpdate, Patient, utcnow
 from data.plan_schema import load_plan
+from data.wording import say
 from messaging.rasa_client import RasaClient
 from tests.support.botapi_server import FakeBotApi
 from tests.support.ports import closed_port
+from tests.support.wording import has_response, is_response
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 TOKEN = "123456789:AAtest-token-for-the-loopback-server0"
@@ -82,7 +84,7 @@ def test_rasa_down_gives_one_kind_reply_and_keeps_the_message(make_channel, api,
     api.send_text(ALEX, "i did my thought record")
     asyncio.run(_poll_once(make_channel()))
     [reply] = api.sent(ALEX)
-    assert "I've kept your message" in reply["text"]
+    assert reply["text"] == say("unavailable")
     [row] = _rows(sessions)
     assert row.processed_at is None and row.attempts == 1 and row.payload is not None
     # Confirmed to Telegram only because it is stored here.
@@ -106,7 +108,7 @@ def test_a_stored_update_is_handled_after_a_restart(make_channel, api, sessions)
     api.send_text(555, "anyone?")  # confirms nothing yet: offsets come from the inbox
     asyncio.run(_poll_once(make_channel()))
     replies = api.sent(555)
-    assert len(replies) == 2 and all("invite link" in r["text"] for r in replies)
+    assert len(replies) == 2 and all(r["text"] == say("unlinked") for r in replies)
     rows = _rows(sessions)
     assert [r.processed_at is not None for r in rows] == [True, True]
     assert all(r.payload is None for r in rows)  # the words are not kept once handled
@@ -137,8 +139,7 @@ def test_groups_are_ignored_and_stickers_answered(make_channel, api, sessions):
     asyncio.run(_poll_once(make_channel()))
     assert api.sent(-100123) == []
     help_text, sticker_reply = api.sent(ALEX)
-    assert "/privacy" in help_text["text"]
-    assert "only read text" in sticker_reply["text"]
+    assert (help_text["text"], sticker_reply["text"]) == (say("help"), say("not_text"))
 
 
 def test_mydata_sends_the_patients_own_data_as_a_protected_json_file(make_channel, api, sessions):
@@ -156,7 +157,7 @@ def test_mydata_sends_the_patients_own_data_as_a_protected_json_file(make_channe
     asyncio.run(_poll_once(make_channel()))
     [sent] = api.sent(ALEX)
     assert sent["document"]["file_name"] == "bridgework-my-data.json"
-    assert "everything I hold about you" in sent["caption"]
+    assert sent["caption"] == say("mydata")
     data = json.loads(sent["document_bytes"])
     assert data["you"]["name"] == "Alex"
     assert [c["your_note"] for c in data["checkins"]] == ["kept to myself"]
@@ -197,7 +198,7 @@ def test_forget_deletes_the_chat_messages_telegram_still_allows(make_channel, ap
     with api._cond:  # both sides of the chat, as the patient's phone shows it
         deleted = {k: r["deleted"] for k, r in api._messages[ALEX].items()}
     done = api.sent(ALEX)[-1]
-    assert "erased what I stored" in done["text"] and not done["deleted"]
+    assert has_response(done["text"], "forget_done.erased") and not done["deleted"]
     assert deleted[1] is False and deleted[help_reply["message_id"]] is False  # past 48 hours
     recent = [k for k in deleted if k not in (1, help_reply["message_id"], done["message_id"])]
     assert recent and all(deleted[k] for k in recent), deleted
@@ -235,8 +236,12 @@ def test_crisis_words_in_an_edit_or_a_photo_caption_are_answered(make_channel, a
     api.push_update({"message": _from_alex(99, photo=photo, caption="i took all my pills")})
     asyncio.run(_poll_once(make_channel()))
     # The crisis words go ahead of the queue (the /help before them is answered after).
-    replies = [m for m in api.sent(ALEX) if "Test crisis line" in m["text"] or "safety plan" in m["text"]]
-    assert "Test crisis line" in api.sent(ALEX)[0]["text"]
+    replies = [
+        m
+        for m in api.sent(ALEX)
+        if is_response(m["text"], "crisis_response") or is_response(m["text"], "crisis_safety_plan")
+    ]
+    assert "Test crisis line" in api.sent(ALEX)[0]["text"]  # the clinic's numbers come first
     # The ordinary edit is not read again; the two with crisis words get the crisis lines
     # (and Alex's safety plan with each).
     assert len(api.sent(ALEX)) == 5 and len(replies) == 4
@@ -358,9 +363,9 @@ def test_mydata_includes_the_patients_own_conversation_as_rasa_holds_it(
     api.send_text(ALEX, "/mydata")
     asyncio.run(_poll_once(make_channel()))
     [sent] = api.sent(ALEX)
-    assert "our conversation as my dialogue engine stores it" in sent["caption"]
+    assert sent["caption"] == say("mydata")
     talk = json.loads(sent["document_bytes"])["our_conversation"]
-    assert talk["included"] is True and "dialogue engine" in talk["about"]
+    assert talk["included"] is True and is_response(talk["about"], "mydata_conversation.about")
     assert [(e.get("who"), e.get("text") or e.get("noted")) for e in talk["events"]] == [
         ("you", "i did my thought record"),
         ("bridgework", "Well done! How helpful was it?"),
@@ -377,8 +382,6 @@ def test_mydata_includes_the_patients_own_conversation_as_rasa_holds_it(
 def test_mydata_says_so_when_the_conversation_could_not_be_read(make_channel, api, sessions, tmp_path):
     import json
 
-    from data.wording import say
-
     (tmp_path / "t.db").mkdir()  # Rasa's store can't be opened
     api.send_text(ALEX, "/mydata")
     asyncio.run(_poll_once(make_channel()))
@@ -387,4 +390,4 @@ def test_mydata_says_so_when_the_conversation_could_not_be_read(make_channel, ap
     data = json.loads(sent["document_bytes"])
     assert data["you"]["name"] == "Alex"  # the rest still goes
     assert data["our_conversation"]["included"] is False
-    assert "couldn't be read" in data["our_conversation"]["about"]
+    assert is_response(data["our_conversation"]["about"], "mydata_conversation.missing")

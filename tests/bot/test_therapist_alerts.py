@@ -9,9 +9,11 @@ from data.care_plans import apply_plan
 from data.db import make_engine, transaction
 from data.models import SafetyEvent, Therapist
 from data.plan_schema import load_plan, parse_plan
+from data.wording import content, say
 from messaging.rasa_client import RasaClient
 from scheduler import jobs
 from scheduler.service import NudgeScheduler
+from tests.support.wording import is_response
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 THERAPIST_CHAT = 5550001
@@ -39,14 +41,14 @@ def test_a_therapist_links_and_is_never_taken_for_a_patient(sessions, tmp_path):
     conversation = _conversation(sessions, tmp_path)
     therapist = Sender(telegram_user_id=THERAPIST_CHAT, chat_id=THERAPIST_CHAT)
     [linked] = asyncio.run(conversation.on_command(therapist, "start", "THERA-PIST-01", "k1"))
-    assert "connected as a therapist" in linked.text
+    assert linked.text == say("therapist_linked")
     with sessions() as session:
         assert session.get(Therapist, "t-test").telegram_chat_id == THERAPIST_CHAT
     [help_] = asyncio.run(conversation.on_text(therapist, "hello", "k2"))
-    assert "crisis alerts" in help_.text
+    assert help_.text == say("therapist_help")
     # The same account can't also become a patient.
     [refused] = asyncio.run(conversation.on_command(therapist, "start", "TEST-CODE-100", "k3"))
-    assert "already" in refused.text.lower()
+    assert refused.text == say("invite_already_linked")
 
 
 def test_a_crisis_response_alerts_the_linked_therapist_once_with_no_words(db_url, sessions, tmp_path):
@@ -85,7 +87,8 @@ def test_a_crisis_response_alerts_the_linked_therapist_once_with_no_words(db_url
 
     assert asyncio.run(scenario()) == (0, 1, 0)
     [(chat_id, text)] = sent
-    assert chat_id == THERAPIST_CHAT and "p-100" in text and "answered yes or not sure" in text
+    assert chat_id == THERAPIST_CHAT and "p-100" in text and is_response(text, "therapist_crisis_alert")
+    assert content()["crisis_raised_by"]["question"] in text  # what raised it, never the words
     with sessions() as session:
         assert session.query(SafetyEvent).one().therapist_notified_at is not None
 
@@ -119,4 +122,4 @@ def test_the_therapist_is_told_once_when_a_patient_erases_their_data(db_url, ses
 
     assert asyncio.run(scenario()) == (1, 0)
     [(chat_id, text)] = sent
-    assert chat_id == THERAPIST_CHAT and "p-100" in text and "/forget" in text
+    assert chat_id == THERAPIST_CHAT and "p-100" in text and is_response(text, "therapist_patient_left")

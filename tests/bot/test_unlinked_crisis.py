@@ -11,6 +11,7 @@ from data.care_plans import apply_plan
 from data.db import transaction
 from data.models import InboxUpdate, Patient, SafetyEvent
 from data.plan_schema import load_plan
+from data.wording import bullets, say
 from messaging.rasa_client import RasaClient
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -36,8 +37,9 @@ def test_a_stranger_in_crisis_gets_the_crisis_lines_and_nothing_is_stored(sessio
     [reply] = asyncio.run(
         _conversation(sessions, tmp_path).on_text(stranger, "i want to kill myself tonight", "k1")
     )
+    # The clinic's crisis numbers, every one of them, whatever the wording around them.
     assert resources and all(r in reply.text for r in resources)
-    assert "invite link" not in reply.text and "immediate danger" in reply.text
+    assert reply.text == say("crisis_unlinked", resources=bullets(resources))
     with sessions() as session:
         assert session.scalar(select(func.count(SafetyEvent.id))) == 0
         assert session.scalar(select(func.count(InboxUpdate.update_id))) == 0
@@ -47,4 +49,4 @@ def test_a_stranger_in_crisis_gets_the_crisis_lines_and_nothing_is_stored(sessio
 def test_with_no_clinic_configured_a_stranger_is_pointed_to_local_help(sessions, tmp_path):
     stranger = Sender(telegram_user_id=424243, chat_id=424243)
     [reply] = asyncio.run(_conversation(sessions, tmp_path).on_text(stranger, "i want to end my life", "k1"))
-    assert "local emergency number" in reply.text and "invite link" not in reply.text
+    assert reply.text == say("crisis_unlinked", resources=say("crisis_no_resources"))

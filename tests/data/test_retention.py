@@ -58,6 +58,8 @@ def _promise(words: str) -> str:
 
 
 def test_privacy_states_the_periods_the_pruning_uses():
+    # Kept as wording on purpose: what /privacy promises must be what the pruning does, so a
+    # rewording of bot.yml's `privacy` that drops or changes a period should fail here.
     assert "only until I've answered it" in _promise("The words of each message")
     assert f"{DEDUPE_WINDOW.days} days" in _promise("A note that it arrived")
     assert f"{int(chat_messages.DELETABLE_FOR.total_seconds() // 3600)} hours" in _promise("Which messages")
@@ -239,7 +241,7 @@ def test_after_discharge_the_bot_answers_kindly_and_crisis_words_still_get_help(
     [reply] = asyncio.run(conversation.on_command(alex, "start", "", "k2"))
     assert reply.text == say("discharged")
     [privacy] = asyncio.run(conversation.on_command(alex, "privacy", "", "k3"))
-    assert f"{DAYS} days" in privacy.text and not re.search(r"\{\w+\}", privacy.text)
+    assert privacy.text == _privacy() and not re.search(r"\{\w+\}", privacy.text)
     crisis = asyncio.run(conversation.on_text(alex, "i want to kill myself", "k4"))
     assert "Test crisis line" in crisis[0].text
 

@@ -15,13 +15,14 @@ import yaml
 
 from data.db import make_engine, make_sessionmaker, transaction
 from data.models import Patient, utcnow
+from data.wording import RISK_ANSWERS, content, say
 from tests.e2e.conftest import BOT_TOKEN, ROOT, _free_port
 from tests.support.botapi_server import FakeBotApi
 
 pytestmark = pytest.mark.e2e
 
-QUESTION = "I want to check I've understood you"
-RESOURCES = "Test crisis line: 0000 000 000"
+QUESTION = content()["risk_question"]["suicidal"]  # what POSSIBLE is asked, as the YAML words it
+RESOURCES = "Test crisis line: 0000 000 000"  # the test plan's crisis numbers: must always be sent
 POSSIBLE = "honestly everyone would be better off without me"  # passive: the question
 CLEAR = "i want to kill myself tonight"
 RESULTS = ROOT / "tests" / "perf" / "results" / "crisis_latency.json"
@@ -87,6 +88,12 @@ def press(api, chat: int, message: dict, title: str) -> None:
     raise AssertionError(f"no button {title!r}")
 
 
+def title(answer: str) -> str:
+    """The button that gives this answer ("yes", "no", "unsure") to the crisis question."""
+    label: str = content()["risk_buttons"][answer]
+    return label
+
+
 def report(stack, user: int) -> dict:
     out = stack.coach("report", "--patient", f"p-e{user}", "--format", "json")
     return json.loads(out.stdout)[0]
@@ -97,7 +104,7 @@ def ask(api, user: int, words: str = POSSIBLE) -> dict:
     api.send_text(user, words)
     question = wait_for(api, user, before, QUESTION)
     titles = [row[0]["text"] for row in question["reply_markup"]["inline_keyboard"]]
-    assert titles == ["Yes", "No", "Not sure", "Crisis numbers"]
+    assert titles == [title(a) for a in RISK_ANSWERS] + [say("crisis_numbers_button")]
     assert RESOURCES not in texts(api.sent(user)[before:])  # a question, not the full response
     return question
 
@@ -113,8 +120,8 @@ def test_no_mid_worksheet_carries_the_worksheet_on(stack):
 
     question = ask(api, user)
     before = len(api.sent(user))
-    press(api, user, question, "No")
-    wait_for(api, user, before, "Let's carry on")
+    press(api, user, question, title("no"))
+    wait_for(api, user, before, say("risk_no"))
     wait_for(api, user, before, "What was the situation")  # the worksheet asks again
     api.send_text(user, "at home after dinner")
     wait_for(api, user, before, "What went through your mind")  # and goes on
@@ -123,16 +130,16 @@ def test_no_mid_worksheet_carries_the_worksheet_on(stack):
     assert robin["crisis"] == []
 
 
-@pytest.mark.parametrize(("first_user", "answer"), [(781100, "Yes"), (781200, "Not sure")])
+@pytest.mark.parametrize(("first_user", "answer"), [(781100, "yes"), (781200, "unsure")])
 def test_yes_or_not_sure_gets_the_crisis_response(stack, first_user, answer):
     api = stack.api
     [user] = enrol(stack, first_user, 1)
     question = ask(api, user)
     before = len(api.sent(user))
-    press(api, user, question, answer)
+    press(api, user, question, title(answer))
     wait_for(api, user, before, RESOURCES)
     robin = report(stack, user)
-    assert [r["answer"] for r in robin["risk_checks"]] == [{"Yes": "yes", "Not sure": "unsure"}[answer]]
+    assert [r["answer"] for r in robin["risk_checks"]] == [answer]
     assert [c["detected_by"] for c in robin["crisis"]] == ["question"]
     # Rasa was told: a message after it is an ordinary one again.
     before = len(api.sent(user))
@@ -227,7 +234,7 @@ def without_rasa(stack, tmp_path_factory):
 
 @pytest.mark.parametrize(
     ("first_user", "answer", "heard"),
-    [(781500, "No", "Let's carry on"), (781600, "Yes", RESOURCES), (781700, "Not sure", RESOURCES)],
+    [(781500, "no", say("risk_no")), (781600, "yes", RESOURCES), (781700, "unsure", RESOURCES)],
 )
 def test_with_rasa_stopped_the_question_and_its_answers_still_work(
     stack, without_rasa, first_user, answer, heard
@@ -236,7 +243,7 @@ def test_with_rasa_stopped_the_question_and_its_answers_still_work(
     [user] = enrol(stack, first_user, 1)
     question = ask(api, user)
     before = len(api.sent(user))
-    press(api, user, question, answer)
+    press(api, user, question, title(answer))
     wait_for(api, user, before, heard)
     robin = report(stack, user)
-    assert robin["risk_checks"][0]["answer"] == {"No": "no", "Yes": "yes", "Not sure": "unsure"}[answer]
+    assert robin["risk_checks"][0]["answer"] == answer
