@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install run test pytest unit e2e lint validate rasa-validate rasa-test nlu-predictions nlu-report crisis-bench bench fuzz compose-check model chat clean
+.PHONY: help install run test pytest unit e2e rasa-model crisis-net lint validate rasa-validate rasa-test nlu-predictions nlu-report crisis-bench bench fuzz compose-check model chat clean
 
 help:
 	@echo "make run    - build what is missing, train if needed, start everything (terminal chat without TELEGRAM_BOT_TOKEN)"
@@ -63,9 +63,13 @@ $(RASA_VENV)/.installed: requirements/pip.lock requirements/rasa.lock
 	touch $@
 
 # The Rasa model, and the crisis net's embeddings of its training messages (both cached
-# by the hash of their inputs under ~/.cache/bridgework).
-model: install
+# by the hash of their inputs under ~/.cache/bridgework; rebuilt only when those change).
+model: rasa-model crisis-net
+
+rasa-model: install
 	$(PY) -m coach.model
+
+crisis-net: $(VENV)/.installed
 	$(PY) -m bot.crisis.classifier --prepare
 
 run: install
@@ -116,7 +120,8 @@ validate: lint rasa-validate compose-check
 # The suite in two processes side by side: the end-to-end tests in one (they share one
 # started stack, in order), everything else spread over three workers (pytest-xdist; much
 # of it waits on servers, sockets and timers). Each prints its 15 slowest tests.
-unit: $(VENV)/.installed
+# The compose tests need docker-compose, which compose-check installs when it is missing.
+unit: crisis-net compose-check
 	$(PY) -m pytest -m "not e2e" -q -n 3 --durations=15
 
 e2e: model
@@ -130,12 +135,13 @@ pytest: model
 fuzz: model
 	BRIDGEWORK_FUZZ=full $(PY) -m pytest -q tests/e2e/test_fuzz.py
 
-# The build first (venvs, model), then every check side by side: the test suite spends
-# much of its time waiting on servers and timers, so on two cores the Rasa checks and lint
-# fit alongside it. Each check's output is printed whole when it ends (--output-sync); the
-# model is not checked a second time (-o model).
-test: model
-	$(MAKE) --no-print-directory -j4 --output-sync=target -o model e2e unit rasa-test nlu-report crisis-bench validate
+# Everything side by side, four at a time, each step as soon as what it needs is built: the
+# two venvs together, then the unit tests while the Rasa model trains (on a fresh clone), then
+# the end-to-end tests and the Rasa checks. The suite spends much of its time waiting on
+# servers and timers, so this fits on two cores. Each step's output is printed whole when it
+# ends (--output-sync).
+test:
+	$(MAKE) --no-print-directory -j4 --output-sync=target e2e unit rasa-test nlu-report crisis-bench validate
 
 # The crisis nets (lexicon, classifier, NLU, and the three answers the product gives) on
 # every crisis set, per set and per category; fails if a message of the set the nets
