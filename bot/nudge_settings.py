@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.commands import Call
-from data import schedule_changes
+from data import patients, schedule_changes
 from data.db import run_in_thread
-from data.models import Patient, utcnow
+from data.models import utcnow
 from data.wording import say
 from messaging.rendering import Reply
 
@@ -35,7 +35,7 @@ class NudgeSettings:
             return say("pause_how_long", most=str(MAX_PAUSE_DAYS))
 
         def work(session: Session) -> str:
-            row = session.get_one(Patient, patient.id)
+            row = patients.one(session=session, patient_id=patient.id)
             if command == "pause":
                 until = utcnow() + dt.timedelta(days=days)
                 schedule_changes.request(
@@ -45,7 +45,8 @@ class NudgeSettings:
             if command == "resume":
                 schedule_changes.end_pauses(session=session, patient_id=row.id)
                 return say("resumed")
-            row.silent_nudges = command == "silent"
-            return say("silent_on" if row.silent_nudges else "silent_off")
+            silent = command == "silent"
+            patients.set_silent_nudges(session=session, patient_id=row.id, silent=silent)
+            return say("silent_on" if silent else "silent_off")
 
         return await run_in_thread(self._sessions, work)

@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from data import nudge_log, patients
 from data.db import run_in_thread
-from data.models import Patient
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class PatientView:
 def find_patient(session: Session, sender: Sender) -> PatientView | None:
     """The patient behind the sender, if any (erased ones are no one). Reads only."""
     if sender.patient_id is not None:
-        row = session.get(Patient, sender.patient_id)
+        row = patients.by_id(session=session, patient_id=sender.patient_id)
         row = None if row is None or row.erased_at else row
     elif sender.telegram_user_id is not None:
         row = patients.by_telegram_user(session=session, telegram_user_id=sender.telegram_user_id)
@@ -54,7 +53,7 @@ def heard_from(session: Session, patient_id: str) -> None:
     """The patient wrote: any word answers their recent nudges, and shows they can be
     reached again if they had blocked the bot."""
     nudge_log.mark_answered(session=session, patient_id=patient_id)
-    session.get_one(Patient, patient_id).unreachable_at = None
+    patients.mark_reachable(session=session, patient_id=patient_id)
 
 
 async def hear_from(sessions: sessionmaker[Session], sender: Sender) -> PatientView | None:

@@ -108,13 +108,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
+    from data import patients
     from data.db import transaction
     from data.invites import issue_invite
-    from data.models import Patient
 
     settings = get_settings()
     with transaction(_sessions()) as session:
-        patient = session.get(Patient, args.patient_id)
+        patient = patients.by_id(session=session, patient_id=args.patient_id)
         if patient is None:
             print(f"No patient with id {args.patient_id!r}.", file=sys.stderr)
             return 1
@@ -127,13 +127,13 @@ def cmd_invite(args: argparse.Namespace) -> int:
 
 
 def cmd_discharge(args: argparse.Namespace) -> int:
+    from data import patients
     from data.care_plans import set_discharged
     from data.db import transaction
-    from data.models import Patient
 
     settings = get_settings()
     with transaction(_sessions()) as session:
-        patient = session.get(Patient, args.patient_id)
+        patient = patients.by_id(session=session, patient_id=args.patient_id)
         if patient is None or patient.erased_at is not None:
             print(f"No patient with id {args.patient_id!r} (or their data is erased).", file=sys.stderr)
             return 1

@@ -12,6 +12,27 @@ from data.db import rowcount
 from data.models import Assignment, Clinic, Patient, utcnow
 
 
+def by_id(*, session: Session, patient_id: str) -> Patient | None:
+    """The patient with this id, erased or not (the caller decides what an erased one means)."""
+    return session.get(Patient, patient_id)
+
+
+def one(*, session: Session, patient_id: str) -> Patient:
+    """The patient with this id, who must exist (a linked patient the caller already found)."""
+    return session.get_one(Patient, patient_id)
+
+
+def set_silent_nudges(*, session: Session, patient_id: str, silent: bool) -> None:
+    one(session=session, patient_id=patient_id).silent_nudges = silent
+
+
+def mark_reachable(*, session: Session, patient_id: str) -> None:
+    """They wrote, so they have not blocked the bot (any more): nudges may reach them."""
+    patient = session.get(Patient, patient_id)
+    if patient is not None:
+        patient.unreachable_at = None
+
+
 def by_telegram_user(*, session: Session, telegram_user_id: int) -> Patient | None:
     return session.scalar(
         select(Patient).where(Patient.telegram_user_id == telegram_user_id, Patient.erased_at.is_(None))

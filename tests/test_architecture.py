@@ -157,3 +157,42 @@ def test_data_is_in_layers():
         if LAYER_ORDER.index(layer_of[target]) > LAYER_ORDER.index(layer_of[source])
     )
     assert upward == []
+
+
+# What builds or runs SQL: outside data/ none of it may appear (the README's "All SQL lives
+# in data/"). Sessions are passed around and handed to data/'s functions, never queried.
+SQL_NAMES = {"select", "update", "delete", "insert", "text", "func", "and_", "or_", "exists"}
+SESSION_QUERIES = {"execute", "scalar", "scalars", "get", "get_one", "query", "add", "delete", "merge"}
+
+
+def sql_outside_data(found: dict[str, Path]) -> list[str]:
+    wrong = []
+    for name, path in found.items():
+        if name.split(".")[0] == "data":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+                wrong += [f"{name} imports sqlalchemy's {a.name}" for a in node.names if a.name in SQL_NAMES]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in SESSION_QUERIES
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in {"session", "s"}
+            ):
+                wrong.append(f"{name}:{node.lineno} calls session.{node.func.attr}")
+    return sorted(wrong)
+
+
+def test_all_sql_lives_in_data():
+    assert sql_outside_data(modules()) == []
+
+
+def test_the_sql_check_sees_sql(tmp_path):
+    """Guards against a check that cannot fail."""
+    module = tmp_path / "m.py"
+    module.write_text("from sqlalchemy import select\n\ndef f(session):\n    return session.get(1)\n")
+    assert sql_outside_data({"bot.m": module}) == [
+        "bot.m imports sqlalchemy's select",
+        "bot.m:4 calls session.get",
+    ]

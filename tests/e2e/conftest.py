@@ -50,6 +50,7 @@ class Running:
     settings: Settings
     log_dir: Path
     bot_log: Path
+    bot_pid: int  # the bot's process group (tests/e2e/test_crisis_question.py pauses it)
 
     def coach(self, *args: str) -> subprocess.CompletedProcess:
         env = {**os.environ, "DATABASE_URL": self.settings.database_url}
@@ -113,7 +114,7 @@ def stack(tmp_path_factory):
         # The bot trains its crisis classifier before it polls: slower while other test
         # workers keep both cores busy.
         api.wait_for_polling(timeout=240)
-        yield Running(api, settings, log_dir, bot.log_path)
+        yield Running(api, settings, log_dir, bot.log_path, bot.process.pid)
     finally:
         children.stop()
         api.stop()

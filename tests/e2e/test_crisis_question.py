@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -203,7 +204,11 @@ def test_a_crisis_is_answered_at_once_while_fifty_patients_wait(stack):
 
 @pytest.fixture(scope="module")
 def without_rasa(stack, tmp_path_factory):
-    """The bot alone against its own Bot API server, Rasa's address a closed port."""
+    """The bot alone against its own Bot API server, Rasa's address a closed port.
+
+    It shares the stack's database, so the stack's bot is paused meanwhile: two bots on one
+    inbox would each take updates meant for the other (in production one bot owns it).
+    """
     from coach.processes import Stack
 
     log_dir = tmp_path_factory.mktemp("no-rasa") / "logs"
@@ -223,6 +228,7 @@ def without_rasa(stack, tmp_path_factory):
         "FLOOD_MESSAGES_PER_MINUTE": "1000",
         "RASA_TIMEOUT_SECONDS": "2",
     }
+    os.killpg(stack.bot_pid, signal.SIGSTOP)
     try:
         children.start("bot-no-rasa", [sys.executable, "-m", "coach.cli", "run"], env, ROOT, log_dir)
         api.wait_for_polling(timeout=240)
@@ -230,6 +236,7 @@ def without_rasa(stack, tmp_path_factory):
     finally:
         children.stop()
         api.stop()
+        os.killpg(stack.bot_pid, signal.SIGCONT)
 
 
 @pytest.mark.parametrize(
