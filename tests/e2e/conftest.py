@@ -50,7 +50,7 @@ class Running:
     settings: Settings
     log_dir: Path
     bot_log: Path
-    bot_pid: int  # the bot's process group (tests/e2e/test_crisis_question.py pauses it)
+    bot_pid: int
 
     def coach(self, *args: str) -> subprocess.CompletedProcess:
         env = {**os.environ, "DATABASE_URL": self.settings.database_url}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ import yaml
 from data.db import make_engine, make_sessionmaker, transaction
 from data.models import Patient, utcnow
 from data.wording import RISK_ANSWERS, content, say
-from tests.e2e.conftest import BOT_TOKEN, ROOT, _free_port
+from tests.e2e.conftest import BOT_TOKEN, ROOT, Running, _free_port
 from tests.support.botapi_server import FakeBotApi
 
 pytestmark = pytest.mark.e2e
@@ -204,22 +203,24 @@ def test_a_crisis_is_answered_at_once_while_fifty_patients_wait(stack):
 
 @pytest.fixture(scope="module")
 def without_rasa(stack, tmp_path_factory):
-    """The bot alone against its own Bot API server, Rasa's address a closed port.
-
-    It shares the stack's database, so the stack's bot is paused meanwhile: two bots on one
-    inbox would each take updates meant for the other (in production one bot owns it).
-    """
+    """A second bot, alone against its own Bot API server and database, Rasa's address a
+    closed port. Its own database: two bots on one inbox would each take updates meant for
+    the other (in production one bot owns a database's inbox)."""
     from coach.processes import Stack
+    from data.migrate import upgrade
 
-    log_dir = tmp_path_factory.mktemp("no-rasa") / "logs"
-    # Its own update ids: the inbox it shares with the main stack's bot keeps those.
+    tmp = tmp_path_factory.mktemp("no-rasa")
+    log_dir = tmp / "logs"
+    settings = stack.settings.model_copy(update={"database_url": f"sqlite:///{tmp / 'app.db'}"})
+    upgrade(settings.database_url)
+    # Its own update ids too, so nothing in its inbox could be mistaken for the stack's.
     api = FakeBotApi(BOT_TOKEN, first_update_id=900_000_001).start()
     children = Stack()
     env = {
         **os.environ,
         "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
         "TELEGRAM_API_BASE_URL": api.base_url,
-        "DATABASE_URL": stack.settings.database_url,
+        "DATABASE_URL": settings.database_url,
         "RASA_TRACKER_URL": stack.settings.rasa_tracker_url,
         "RASA_URL": f"http://127.0.0.1:{_free_port()}",
         "RASA_TOKEN": "unused",
@@ -228,15 +229,13 @@ def without_rasa(stack, tmp_path_factory):
         "FLOOD_MESSAGES_PER_MINUTE": "1000",
         "RASA_TIMEOUT_SECONDS": "2",
     }
-    os.killpg(stack.bot_pid, signal.SIGSTOP)
     try:
-        children.start("bot-no-rasa", [sys.executable, "-m", "coach.cli", "run"], env, ROOT, log_dir)
+        bot = children.start("bot-no-rasa", [sys.executable, "-m", "coach.cli", "run"], env, ROOT, log_dir)
         api.wait_for_polling(timeout=240)
-        yield api
+        yield Running(api, settings, log_dir, bot.log_path, bot.process.pid)
     finally:
         children.stop()
         api.stop()
-        os.killpg(stack.bot_pid, signal.SIGCONT)
 
 
 @pytest.mark.parametrize(
@@ -246,11 +245,11 @@ def without_rasa(stack, tmp_path_factory):
 def test_with_rasa_stopped_the_question_and_its_answers_still_work(
     stack, without_rasa, first_user, answer, heard
 ):
-    api = without_rasa
-    [user] = enrol(stack, first_user, 1)
+    api = without_rasa.api
+    [user] = enrol(without_rasa, first_user, 1)
     question = ask(api, user)
     before = len(api.sent(user))
     press(api, user, question, title(answer))
     wait_for(api, user, before, heard)
-    robin = report(stack, user)
+    robin = report(without_rasa, user)
     assert robin["risk_checks"][0]["answer"] == answer
