@@ -50,7 +50,6 @@ class Running:
     settings: Settings
     log_dir: Path
     bot_log: Path
-    bot_pid: int
 
     def coach(self, *args: str) -> subprocess.CompletedProcess:
         env = {**os.environ, "DATABASE_URL": self.settings.database_url}
@@ -114,7 +113,7 @@ def stack(tmp_path_factory):
         # The bot trains its crisis classifier before it polls: slower while other test
         # workers keep both cores busy.
         api.wait_for_polling(timeout=240)
-        yield Running(api, settings, log_dir, bot.log_path, bot.process.pid)
+        yield Running(api, settings, log_dir, bot.log_path)
     finally:
         children.stop()
         api.stop()

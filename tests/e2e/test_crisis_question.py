@@ -232,7 +232,7 @@ def without_rasa(stack, tmp_path_factory):
     try:
         bot = children.start("bot-no-rasa", [sys.executable, "-m", "coach.cli", "run"], env, ROOT, log_dir)
         api.wait_for_polling(timeout=240)
-        yield Running(api, settings, log_dir, bot.log_path, bot.process.pid)
+        yield Running(api, settings, log_dir, bot.log_path)
     finally:
         children.stop()
         api.stop()
