@@ -5,6 +5,7 @@ what the bot does on its own: the durable inbox, retries, routing.
 """
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,15 +65,32 @@ def telegram_channel(sessions, api: FakeBotApi, tmp_path, rasa_url: str | None =
     return TelegramChannel(bot, conversation, sessions)
 
 
-async def _poll_once(channel: TelegramChannel, seconds: float = 1.5) -> None:
+async def _poll_once(
+    channel: TelegramChannel, seconds: float = 1.5, *, until: Callable[[], bool] | None = None
+) -> None:
+    """Runs the channel for `seconds`, or, given `until`, until it holds and a little after.
+
+    A loaded machine (CI runs suites side by side) can take longer than any fixed time, so
+    tests that count replies wait for them; the short linger still catches one too many.
+    """
     # Trained first, as the bot does before it polls: the seconds are for handling.
     await asyncio.to_thread(crisis.warm_up)
     stop = asyncio.Event()
     async with channel.bot:
         task = asyncio.create_task(channel.run(stop))
-        await asyncio.sleep(seconds)
+        if until is None:
+            await asyncio.sleep(seconds)
+        else:
+            deadline = asyncio.get_running_loop().time() + 60
+            while not until() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)
         stop.set()
         await asyncio.wait_for(task, 40)
+
+
+def _replies(api: FakeBotApi, chat_id: int, count: int) -> Callable[[], bool]:
+    return lambda: len(api.sent(chat_id)) >= count
 
 
 def _rows(sessions) -> list[InboxUpdate]:
@@ -82,7 +100,7 @@ def _rows(sessions) -> list[InboxUpdate]:
 
 def test_rasa_down_gives_one_kind_reply_and_keeps_the_message(make_channel, api, sessions):
     api.send_text(ALEX, "i did my thought record")
-    asyncio.run(_poll_once(make_channel()))
+    asyncio.run(_poll_once(make_channel(), until=_replies(api, ALEX, 1)))
     [reply] = api.sent(ALEX)
     assert reply["text"] == say("unavailable")
     [row] = _rows(sessions)
@@ -106,7 +124,7 @@ def test_a_stored_update_is_handled_after_a_restart(make_channel, api, sessions)
     with transaction(sessions) as session:
         inbox.store(session=session, updates=[update])
     api.send_text(555, "anyone?")  # confirms nothing yet: offsets come from the inbox
-    asyncio.run(_poll_once(make_channel()))
+    asyncio.run(_poll_once(make_channel(), until=_replies(api, 555, 2)))
     replies = api.sent(555)
     assert len(replies) == 2 and all(r["text"] == say("unlinked") for r in replies)
     rows = _rows(sessions)
@@ -136,7 +154,7 @@ def test_groups_are_ignored_and_stickers_answered(make_channel, api, sessions):
             }
         }
     )
-    asyncio.run(_poll_once(make_channel()))
+    asyncio.run(_poll_once(make_channel(), until=_replies(api, ALEX, 2)))
     assert api.sent(-100123) == []
     help_text, sticker_reply = api.sent(ALEX)
     assert (help_text["text"], sticker_reply["text"]) == (say("help"), say("not_text"))
@@ -154,7 +172,7 @@ def test_mydata_sends_the_patients_own_data_as_a_protected_json_file(make_channe
         )
         row.reflection, row.reflection_shared = "kept to myself", False  # private: still theirs
     api.send_text(ALEX, "/mydata")
-    asyncio.run(_poll_once(make_channel()))
+    asyncio.run(_poll_once(make_channel(), until=_replies(api, ALEX, 1)))
     [sent] = api.sent(ALEX)
     assert sent["document"]["file_name"] == "bridgework-my-data.json"
     assert sent["caption"] == say("mydata")
@@ -173,7 +191,7 @@ def test_forget_deletes_the_chat_messages_telegram_still_allows(make_channel, ap
 
     api.send_text(ALEX, "/help")
     api.send_text(ALEX, "/privacy")
-    asyncio.run(_poll_once(make_channel()))
+    asyncio.run(_poll_once(make_channel(), until=_replies(api, ALEX, 2)))
     help_reply, privacy_reply = api.sent(ALEX)
     # Both commands (ids 1, 2) came before the replies (3, 4). The first exchange is older
     # than Telegram's 48 hours: it can no longer be deleted.
@@ -189,11 +207,11 @@ def test_forget_deletes_the_chat_messages_telegram_still_allows(make_channel, ap
     }
 
     api.send_text(ALEX, "/forget")
-    asyncio.run(_poll_once(make_channel()))
+    asyncio.run(_poll_once(make_channel(), until=_replies(api, ALEX, 3)))
     confirm = api.sent(ALEX)[-1]
     [[yes], _no] = confirm["reply_markup"]["inline_keyboard"]
     api.press_button(ALEX, confirm["message_id"], yes["callback_data"])
-    asyncio.run(_poll_once(make_channel()))
+    asyncio.run(_poll_once(make_channel(), until=_replies(api, ALEX, 4)))
 
     with api._cond:  # both sides of the chat, as the patient's phone shows it
         deleted = {k: r["deleted"] for k, r in api._messages[ALEX].items()}
@@ -210,7 +228,7 @@ def test_a_strangers_messages_leave_no_ids_behind(make_channel, api, sessions):
     from data.models import ChatMessage
 
     api.send_text(777001, "hello?")
-    asyncio.run(_poll_once(make_channel()))
+    asyncio.run(_poll_once(make_channel(), until=_replies(api, 777001, 1)))
     assert len(api.sent(777001)) == 1
     with sessions() as session:
         assert session.scalars(select(ChatMessage)).all() == []
@@ -234,7 +252,7 @@ def test_crisis_words_in_an_edit_or_a_photo_caption_are_answered(make_channel, a
     api.push_update({"edited_message": _from_alex(98, text="i dont want to be alive anymore", edit_date=2)})
     photo = [{"file_id": "p1", "file_unique_id": "pu1", "width": 1, "height": 1}]
     api.push_update({"message": _from_alex(99, photo=photo, caption="i took all my pills")})
-    asyncio.run(_poll_once(make_channel()))
+    asyncio.run(_poll_once(make_channel(), until=_replies(api, ALEX, 5)))
     # The crisis words go ahead of the queue (the /help before them is answered after).
     replies = [
         m
@@ -252,12 +270,12 @@ def test_crisis_words_in_an_edit_or_a_photo_caption_are_answered(make_channel, a
 
 def test_update_ids_that_start_again_lower_are_answered_and_confirmed(make_channel, api, sessions):
     api.send_text(ALEX, "/help")
-    asyncio.run(_poll_once(make_channel()))
+    asyncio.run(_poll_once(make_channel(), until=_replies(api, ALEX, 1)))
     # After a quiet week Telegram may start its ids again, randomly, lower than the offset.
     api.renumber(7_000_001)
     api.send_text(ALEX, "/help")
     api.send_text(ALEX, "/privacy")
-    asyncio.run(_poll_once(make_channel()))
+    asyncio.run(_poll_once(make_channel(), until=_replies(api, ALEX, 3)))
     assert len(api.sent(ALEX)) == 3  # both new messages answered...
     assert api.pending_updates() == []  # ...and confirmed: the offset followed the new ids
     with sessions() as session:
@@ -269,7 +287,7 @@ def _forget_through_telegram(make_channel, api) -> dict:
     """Alex writes, then asks to be forgotten and confirms; returns the bot's last message."""
     api.send_text(ALEX, "/help")
     api.send_text(ALEX, "/forget")
-    asyncio.run(_poll_once(make_channel()))
+    asyncio.run(_poll_once(make_channel(), until=_replies(api, ALEX, 2)))
     confirm = api.sent(ALEX)[-1]
     [[yes], _no] = confirm["reply_markup"]["inline_keyboard"]
     api.press_button(ALEX, confirm["message_id"], yes["callback_data"])
@@ -361,7 +379,7 @@ def test_mydata_includes_the_patients_own_conversation_as_rasa_holds_it(
     )
     rasa_store.store(tracker, jo, rasa_store.user("jo's secret", "inform"), rasa_store.bot("noted, Jo"))
     api.send_text(ALEX, "/mydata")
-    asyncio.run(_poll_once(make_channel()))
+    asyncio.run(_poll_once(make_channel(), until=_replies(api, ALEX, 1)))
     [sent] = api.sent(ALEX)
     assert sent["caption"] == say("mydata")
     talk = json.loads(sent["document_bytes"])["our_conversation"]
@@ -384,7 +402,7 @@ def test_mydata_says_so_when_the_conversation_could_not_be_read(make_channel, ap
 
     (tmp_path / "t.db").mkdir()  # Rasa's store can't be opened
     api.send_text(ALEX, "/mydata")
-    asyncio.run(_poll_once(make_channel()))
+    asyncio.run(_poll_once(make_channel(), until=_replies(api, ALEX, 1)))
     [sent] = api.sent(ALEX)
     assert sent["caption"] == say("mydata_without_transcript")
     data = json.loads(sent["document_bytes"])
