@@ -33,7 +33,8 @@ from bot.nudge_settings import COMMANDS as NUDGE_COMMANDS
 from bot.nudge_settings import NudgeSettings
 from bot.people import PatientView, Sender, hear_from
 from bot.reassurance import is_reassurance
-from data import invites, safety_events
+from bot.therapist_desk import TherapistDesk
+from data import safety_events
 from data.db import is_transient, run_in_thread
 from data.retention import DEFAULT_RETENTION_DAYS
 from data.wording import CRISIS_NUMBERS, parse_risk_answer, say
@@ -91,9 +92,11 @@ class Conversation:
         flood_limit: int = 20,
         retention_days: int = DEFAULT_RETENTION_DAYS,
         clear_chat: ClearChat | None = None,
+        desk: TherapistDesk | None = None,
     ):
         """`clear_chat`: deletes messages in the patient's chat, for /forget (bot/chat_eraser.py,
-        the Telegram channel); without it a later run with Telegram does that part."""
+        the Telegram channel); without it a later run with Telegram does that part.
+        `desk`: what linked therapists talk to (bot/therapist_desk.py); a plain one if not given."""
         self._sessions = sessions
         self._flood = FloodGuard(limit=flood_limit)
         self._invite_ttl_days = invite_ttl_days
@@ -102,6 +105,7 @@ class Conversation:
         # What /forget leaves to clear outside our database; the bot's loop runs its retries.
         self.erasures = Erasures(sessions=sessions, tracker_url=rasa_tracker_url, clear_chat=clear_chat)
         self._linking = Linking(sessions=sessions, dialogue=self._dialogue)
+        self.desk = desk or TherapistDesk(sessions=sessions, invite_ttl_days=invite_ttl_days)
         forgetting = Forgetting(sessions=sessions, erasures=self.erasures)
         nudges = NudgeSettings(sessions=sessions)
         self._commands: dict[str, Command] = {
@@ -128,6 +132,8 @@ class Conversation:
         if (flooded := self._flooded(sender, key)) is not None:
             return flooded
         patient = await hear_from(self._sessions, sender)
+        if patient is None and (therapist := await self.desk.therapist(sender.chat_id)) is not None:
+            return await self.desk.on_command(therapist, command, argument)
         found = self._commands.get(command)
         call = Call(sender, patient, argument, key)
         if found is not None and found.who is Who.ANYONE:
@@ -160,9 +166,12 @@ class Conversation:
                 raise
             return self.care.without_database(assessment)
         if patient is None:
+            # A therapist's words are work (a name, a time zone), not a patient's: no crisis reply.
+            if (therapist := await self.desk.therapist(sender.chat_id)) is not None:
+                return await self.desk.on_text(therapist, text)
             if assessment is not None:
                 return await self.care.for_stranger(assessment)
-            return [Reply(await self._not_a_patient(sender))]
+            return [Reply(say("unlinked"))]
         if assessment is not None:
             # Before consent and before Rasa: the answer never waits on either.
             return await self.care.answer(patient, assessment, key)
@@ -197,6 +206,8 @@ class Conversation:
                 raise
             return self.care.answered_without_database(risk_answer[0] if risk_answer else None)
         if patient is None:
+            if (therapist := await self.desk.therapist(sender.chat_id)) is not None:
+                return await self.desk.on_button(therapist, data)
             if risk_answer is not None:
                 return await self.care.stranger_answered(risk_answer[0])
             if data == CRISIS_NUMBERS:
@@ -222,26 +233,17 @@ class Conversation:
         answered all the same (someone may edit in what they couldn't first say)."""
         if assessment is _UNASSESSED:
             assessment = await assess(text)
-        if assessment is None:
+        if assessment is None or await self.desk.therapist(sender.chat_id) is not None:
             return []
         return await self.on_text(sender, text, key, assessment=assessment)
 
     async def on_other(self, sender: Sender) -> list[Reply]:
         patient = await hear_from(self._sessions, sender)
+        if patient is None and await self.desk.therapist(sender.chat_id) is not None:
+            return [Reply(say("desk_not_text"))]
         return [Reply(say("unlinked" if patient is None else "not_text"))]
 
     # --- steps --------------------------------------------------------------------
-
-    async def _not_a_patient(self, sender: Sender) -> str:
-        """A linked therapist hears what the bot does for them; anyone else how to join."""
-        if sender.chat_id is None:
-            return say("unlinked")
-        chat_id = sender.chat_id
-
-        def work(session: Session) -> bool:
-            return invites.therapist_by_chat(session=session, chat_id=chat_id) is not None
-
-        return say("therapist_help" if await run_in_thread(self._sessions, work) else "unlinked")
 
     def _flooded(self, sender: Sender, key: str) -> list[Reply] | None:
         """Over 20 messages a minute: one "slow down", then nothing (and no Rasa) until calm."""

@@ -108,7 +108,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
-    from data import patients
+    from data import audit, patients
     from data.db import transaction
     from data.invites import issue_invite
 
@@ -120,6 +120,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
             return 1
         patient.erased_at = None  # a new invite lets a patient who left come back
         code = issue_invite(session=session, patient_id=patient.id, ttl_days=settings.invite_ttl_days)
+        audit.record(session=session, actor=audit.CLI, action="invite", patient_id=patient.id)
     print(f"Invite code for {args.patient_id}: {code}")
     print(f"Link: https://t.me/<your bot's username>?start={code}")
     print(f"Valid for {settings.invite_ttl_days} days, once. Earlier codes no longer work.")
@@ -127,7 +128,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
 
 
 def cmd_discharge(args: argparse.Namespace) -> int:
-    from data import patients
+    from data import audit, patients
     from data.care_plans import set_discharged
     from data.db import transaction
 
@@ -141,12 +142,40 @@ def cmd_discharge(args: argparse.Namespace) -> int:
             print(f"{args.patient_id}: already {'active' if args.reopen else 'discharged'}; nothing changed.")
             return 0
         set_discharged(patient, not args.reopen)
+        action = "reopen" if args.reopen else "discharge"
+        audit.record(session=session, actor=audit.CLI, action=action, patient_id=patient.id)
     if args.reopen:
         print(f"{args.patient_id}: plan reopened; reminders resume.")
     else:
         print(f"{args.patient_id}: plan closed. Reminders stop; the patient gets a goodbye in Telegram;")
         print(f"their data is erased in {settings.retention_days} days (RETENTION_DAYS).")
         print("A care-plan file that still says `status: active` reopens the plan when applied.")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Who read or changed which patient's data, oldest first; refused attempts marked."""
+    from data import audit
+
+    actor = audit.therapist_actor(args.therapist) if args.therapist else None
+    with _sessions()() as session:
+        rows = audit.events(
+            session=session, actor=actor, patient_id=args.patient, since=_since(args.since), limit=args.limit
+        )
+        lines = [
+            "\t".join(
+                [
+                    e.at.isoformat(timespec="seconds"),
+                    e.actor,
+                    e.action,
+                    e.patient_id or "-",
+                    "allowed" if e.allowed else "REFUSED",
+                    e.detail or "",
+                ]
+            ).rstrip()
+            for e in rows
+        ]
+    print("\n".join(["at (UTC)\tactor\taction\tpatient\toutcome\tdetail", *lines]))
     return 0
 
 
@@ -240,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     discharge.add_argument("patient_id")
     discharge.add_argument("--reopen", action="store_true", help="reopen a closed plan")
     discharge.set_defaults(func=cmd_discharge)
+
+    audit = sub.add_parser("audit", help="who read or changed which patient's data, and refused attempts")
+    audit.add_argument("--therapist", help="one therapist's reads and changes")
+    audit.add_argument("--patient", help="everything done with one patient's data")
+    audit.add_argument("--since", help="a date, YYYY-MM-DD")
+    audit.add_argument("--limit", type=int, help="only the newest N rows")
+    audit.set_defaults(func=cmd_audit)
 
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])

@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import logging
 import signal
+from collections.abc import Callable
 
 from bot import crisis
 from bot.chat_eraser import ChatEraser
@@ -17,6 +18,7 @@ from bot.erasures import ClearChat
 from bot.telegram_channel import TelegramChannel, build_bot
 from bot.telegram_sender import TelegramSender
 from bot.terminal_chat import chat
+from bot.therapist_desk import TherapistDesk
 from data.db import make_engine, make_sessionmaker
 from data.settings import Settings
 from messaging.delivery import Delivery, Outgoing
@@ -38,8 +40,14 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
     token = settings.rasa_token.get_secret_value() if settings.rasa_token else None
     rasa = RasaClient(settings.rasa_url, token, timeout=settings.rasa_timeout_seconds)
 
-    def conversation_with(clear_chat: ClearChat | None) -> Conversation:
-        """`clear_chat`: how /forget deletes in the patient's chat (Telegram only)."""
+    def conversation_with(
+        clear_chat: ClearChat | None, bot_username: Callable[[], str | None] = lambda: None
+    ) -> Conversation:
+        """`clear_chat`: how /forget deletes in the patient's chat (Telegram only);
+        `bot_username`: the bot's @name, for the invite links therapists share."""
+        desk = TherapistDesk(
+            sessions=sessions, invite_ttl_days=settings.invite_ttl_days, bot_username=bot_username
+        )
         return Conversation(
             sessions=sessions,
             rasa=rasa,
@@ -48,6 +56,7 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
             flood_limit=settings.flood_messages_per_minute,
             retention_days=settings.retention_days,
             clear_chat=clear_chat,
+            desk=desk,
         )
 
     stop = asyncio.Event()
@@ -104,7 +113,9 @@ async def run(settings: Settings, *, terminal_patient: str | None = None) -> Non
             log.info("bot started as @%s", bot.username)
             # The parts that talk to Telegram first, then what they are given to.
             sender = TelegramSender(bot, ChatLog(sessions))
-            conversation = conversation_with(clear_chat=ChatEraser(bot).delete_messages)
+            conversation = conversation_with(
+                clear_chat=ChatEraser(bot).delete_messages, bot_username=lambda: bot.username
+            )
             channel = TelegramChannel(bot, conversation, sessions, sender=sender)
 
             scheduler = scheduler_with(sender.deliver, ChatProbe(bot).find_sent)

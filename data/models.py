@@ -341,3 +341,47 @@ class InboxUpdate(Base):
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """Who read or changed a patient's data, and when: a therapist in Telegram or the clinic's CLI.
+
+    Ids and names of actions only, never what the patient wrote. Kept when a patient is
+    erased (no foreign key): the record of who looked is the clinic's, not the patient's data.
+    """
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(80))  # therapist:<id> | cli
+    action: Mapped[str] = mapped_column(String(40))  # review, export, invite, assign, ...
+    patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # False: refused (not their patient, or a forged button); kept so attempts can be seen.
+    allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+    detail: Mapped[str | None] = mapped_column(String(200))
+
+
+class SessionMark(Base):
+    """A therapy session held: the therapist's brief covers the time since the last one."""
+
+    __tablename__ = "session_mark"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    therapist_id: Mapped[str] = mapped_column(ForeignKey("therapist.id", ondelete="CASCADE"))
+    held_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeskStep(Base):
+    """Where a therapist is in a multi-step command (/invite, /assign), kept across restarts."""
+
+    __tablename__ = "desk_step"
+
+    therapist_id: Mapped[str] = mapped_column(
+        ForeignKey("therapist.id", ondelete="CASCADE"), primary_key=True
+    )
+    flow: Mapped[str] = mapped_column(String(32))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

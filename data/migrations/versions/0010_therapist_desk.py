@@ -1,0 +1,76 @@
+"""the therapist's desk in Telegram: an audit of who read or changed what, sessions held,
+and where a therapist is in a multi-step command
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-06
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "audit_event",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=80), nullable=False),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("patient_id", sa.String(length=64), nullable=True),
+        sa.Column("allowed", sa.Boolean(), nullable=False),
+        sa.Column("detail", sa.String(length=200), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
+    )
+    op.create_index(op.f("ix_audit_event_at"), "audit_event", ["at"])
+    op.create_index(op.f("ix_audit_event_patient_id"), "audit_event", ["patient_id"])
+    op.create_table(
+        "session_mark",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("patient_id", sa.String(length=64), nullable=False),
+        sa.Column("therapist_id", sa.String(length=64), nullable=False),
+        sa.Column("held_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["patient_id"],
+            ["patient.id"],
+            name=op.f("fk_session_mark_patient_id_patient"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["therapist_id"],
+            ["therapist.id"],
+            name=op.f("fk_session_mark_therapist_id_therapist"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_session_mark")),
+    )
+    op.create_index(op.f("ix_session_mark_patient_id"), "session_mark", ["patient_id"])
+    op.create_table(
+        "desk_step",
+        sa.Column("therapist_id", sa.String(length=64), nullable=False),
+        sa.Column("flow", sa.String(length=32), nullable=False),
+        sa.Column("answers", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["therapist_id"],
+            ["therapist.id"],
+            name=op.f("fk_desk_step_therapist_id_therapist"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("therapist_id", name=op.f("pk_desk_step")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("desk_step")
+    op.drop_index(op.f("ix_session_mark_patient_id"), table_name="session_mark")
+    op.drop_table("session_mark")
+    op.drop_index(op.f("ix_audit_event_patient_id"), table_name="audit_event")
+    op.drop_index(op.f("ix_audit_event_at"), table_name="audit_event")
+    op.drop_table("audit_event")
