@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.desk_assign import AssignFlow
 from bot.desk_invite import InviteFlow
 from bot.desk_parts import (
     CANCEL,
@@ -30,9 +31,11 @@ from bot.desk_parts import (
     patient_buttons,
     ref,
 )
-from data import audit, desk, invites, patients
+from bot.desk_review import DeskReview
+from data import audit, desk, digest, invites, patients
 from data.db import run_in_thread
 from data.models import utcnow
+from data.timeparse import clock_string
 from data.wording import content, say
 from messaging.rendering import Button, Reply
 
@@ -52,22 +55,22 @@ class TherapistDesk:
         self._invite = InviteFlow(
             sessions=sessions, invite_ttl_days=invite_ttl_days, bot_username=bot_username
         )
-        self._about: dict[str, About] = {"session": self._mark_session}
+        reading = DeskReview(sessions=sessions)
+        self._assign = AssignFlow(sessions=sessions)
+        self._about: dict[str, About] = {
+            "review": reading.review,
+            "assign": self._assign.begin,
+            "session": self._mark_session,
+            "export": reading.export,
+        }
         self._plain: dict[str, Callable[[TherapistView], Awaitable[list[Reply]]]] = {
             "menu": self.menu,
+            "patients": reading.patients,
             "help": self._help,
             "start": self._help,
             "invite": self._invite.begin,
             "cancel": self._cancel,
         }
-
-    def add_about(self, verb: str, handler: About) -> None:
-        """Another command about one patient (/review, /export, ...), picked the same way."""
-        self._about[verb] = handler
-
-    def add_plain(self, verb: str, handler: Callable[[TherapistView], Awaitable[list[Reply]]]) -> None:
-        """Another command about no one patient in particular (/patients)."""
-        self._plain[verb] = handler
 
     # --- who ----------------------------------------------------------------------
 
@@ -90,6 +93,8 @@ class TherapistDesk:
         if command == "start" and argument:
             # A patient's invite opened on the therapist's own phone: an account is one or the other.
             return [Reply(say("invite_already_linked"))]
+        if command == "digest":
+            return [Reply(await self._digest(therapist, argument))]
         if (plain := self._plain.get(command)) is not None:
             if command != "cancel":
                 await self._forget_step(therapist)  # a new command leaves any step behind
@@ -111,6 +116,8 @@ class TherapistDesk:
         under_way = await run_in_thread(self._sessions, work)
         if under_way is not None and under_way[0] == InviteFlow.FLOW:
             return await self._invite.answer(therapist, under_way[1], text)
+        if under_way is not None and under_way[0] == AssignFlow.FLOW:
+            return await self._assign.answer(therapist, under_way[1], text)
         return [Reply(say("therapist_help"))]
 
     async def on_button(self, therapist: TherapistView, data: str) -> list[Reply]:
@@ -123,6 +130,8 @@ class TherapistDesk:
             return await self.on_command(therapist, argument, "")
         if verb in InviteFlow.BUTTONS:
             return await self._invite.press(therapist, verb, argument)
+        if verb in AssignFlow.BUTTONS:
+            return await self._assign.press(therapist, verb, argument)
         if verb in self._about:
             patient = await self._by_token(therapist, verb, argument)
             if patient is None:
@@ -134,7 +143,7 @@ class TherapistDesk:
 
     async def menu(self, therapist: TherapistView) -> list[Reply]:
         labels = content()["desk_buttons"]
-        order = ["patients", "invite", "review", "session", "export"]
+        order = ["patients", "invite", "assign", "review", "session", "export"]
         offered = [v for v in order if v in self._about or v in self._plain]
         return [Reply(say("desk_menu"), tuple(Button(labels[v], button("go", v)) for v in offered))]
 
@@ -152,6 +161,28 @@ class TherapistDesk:
 
     async def _forget_step(self, therapist: TherapistView) -> None:
         await run_in_thread(self._sessions, lambda s: desk.clear_step(session=s, therapist_id=therapist.id))
+
+    async def _digest(self, therapist: TherapistView, argument: str) -> str:
+        """/digest [HH:MM | off]: when the daily digest comes, in the clinic's time."""
+        wanted = argument.strip().casefold()
+        clock = clock_string(wanted) if wanted and wanted != "off" else None
+        if wanted and wanted != "off" and clock is None:
+            wanted = ""  # not a time: say how, as for a bare /digest
+
+        def work(session: Session) -> str:
+            if wanted:
+                digest.set_time(session=session, therapist_id=therapist.id, clock=clock)
+                return (
+                    say("digest_set", clock=clock, zone=therapist.clinic_timezone)
+                    if clock
+                    else say("digest_off")
+                )
+            current = digest.time_of(session=session, therapist_id=therapist.id)
+            if current is None:
+                return say("digest_is_off")
+            return say("digest_how", clock=current, zone=therapist.clinic_timezone)
+
+        return await run_in_thread(self._sessions, work)
 
     async def _mark_session(self, therapist: TherapistView, patient: PatientRef, rest: str) -> list[Reply]:
         """/session NAME [YYYY-MM-DD]: a session held that day (today when no date is given)."""

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from data import invites, plan_schema
+from data import invites, plan_schema, task_changes
 from data.models import Assignment, Clinic, Patient, Therapist, utcnow
 from data.plan_schema import CarePlan
 
@@ -149,32 +149,48 @@ def _apply_patient(
         a.task_id: a for a in session.scalars(select(Assignment).where(Assignment.patient_id == patient.id))
     }
     for task in patient.tasks:
-        assignment = existing.pop(task.id, None)
-        is_new = assignment is None
+        found = existing.pop(task.id, None)
+        is_new = found is None
+        assignment = found or Assignment(patient_id=patient.id, task_id=task.id, set_by="plan")
         if is_new:
-            assignment = Assignment(patient_id=patient.id, task_id=task.id)
             session.add(assignment)
-        _note(
-            changes,
-            f"task {patient.id}/{task.id}",
-            assignment,
-            {
-                "template": task.template,
-                "title": task.title,
-                "rationale": task.rationale,
-                "instructions": task.instructions,
-                "minutes": task.minutes,
-                "schedule": task.schedule.model_dump(mode="json", exclude_none=True),
-                "start": task.start,
-                "end": task.end,
-                "active": True,
-            },
-            is_new,
-        )
-    # Tasks dropped from the plan are retired, not deleted: their history stays.
+        values = {
+            "template": task.template,
+            "title": task.title,
+            "rationale": task.rationale,
+            "instructions": task.instructions,
+            "minutes": task.minutes,
+            "schedule": task.schedule.model_dump(mode="json", exclude_none=True),
+            "start": task.start,
+            "end": task.end,
+            "active": True,
+        }
+        old = {name: getattr(assignment, name) for name in values}
+        _note(changes, f"task {patient.id}/{task.id}", assignment, values, is_new)
+        changed = [name for name in values if is_new or old[name] != values[name]]
+        if changed:
+            session.flush()
+            task_changes.record(
+                session=session,
+                assignment_id=assignment.id,
+                actor="plan",
+                action="assigned" if is_new else "edited",
+                before={} if is_new else {name: old[name] for name in changed},
+                after={name: values[name] for name in changed},
+            )
+    # Tasks dropped from the plan are retired, not deleted: their history stays. Tasks the
+    # therapist set in Telegram were never in the file, so its silence says nothing of them.
     for assignment in existing.values():
-        if assignment.active:
+        if assignment.active and assignment.set_by == "plan":
             assignment.active = False
+            task_changes.record(
+                session=session,
+                assignment_id=assignment.id,
+                actor="plan",
+                action="ended",
+                before={"active": True},
+                after={"active": False},
+            )
             changes.append(f"retired task {patient.id}/{assignment.task_id}")
     session.flush()
     return changes

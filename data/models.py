@@ -77,6 +77,10 @@ class Therapist(Base):
     name: Mapped[str] = mapped_column(String(200))
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     linked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The daily digest of flags, at this wall-clock time in the clinic's zone (None: off),
+    # and the local date it last went out (claimed before sending: once a day).
+    digest_time: Mapped[str | None] = mapped_column(String(5), default="17:00")
+    digest_sent_on: Mapped[dt.date | None] = mapped_column(Date)
 
     clinic: Mapped[Clinic] = relationship()
 
@@ -153,6 +157,9 @@ class Assignment(Base):
     backed_off_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Three nudges in a row went unanswered: nudged half as often, and the therapist is told.
     reduced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Where the task was set: "plan" (a care-plan file) or "desk" (the therapist, in Telegram).
+    # Applying a plan retires the plan's own tasks it no longer lists, never the desk's.
+    set_by: Mapped[str] = mapped_column(String(16), default="plan")
 
     patient: Mapped[Patient] = relationship(back_populates="assignments")
 
@@ -385,3 +392,18 @@ class DeskStep(Base):
     flow: Mapped[str] = mapped_column(String(32))
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AssignmentChange(Base):
+    """One change to a task: who, when, and the fields before and after (the old rationale
+    is kept here when a new one replaces it)."""
+
+    __tablename__ = "assignment_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(80))  # therapist:<id> | plan | cli
+    action: Mapped[str] = mapped_column(String(24))  # assigned, edited, paused, resumed, ended
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,5 +1,6 @@
 """What the scheduler tells people besides nudges: therapists of a crisis response or a
-patient leaving, and a discharged patient that their plan has closed.
+patient leaving (at once) and of what to look at (the daily digest), and a discharged
+patient that their plan has closed.
 
 Each is claimed in its row before it is sent and unclaimed if sending fails, so it
 goes once and is never lost to a Telegram outage.
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from data import patients, safety_events
+from data import digest, patients, safety_events
 from data.db import call_in_thread
 from data.models import utcnow
 from data.wording import content, say
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 # Older than this, a crisis alert is too late to matter.
 ALERT_WINDOW = dt.timedelta(hours=24)
+# A digest looks back to the last one, but never further than this (after an outage).
+DIGEST_LOOKBACK = dt.timedelta(days=7)
 
 
 class Announcements:
@@ -91,3 +94,54 @@ class Announcements:
                     self._sessions, safety_events.claim_departure, patient_id=patient_id, claim=False
                 )
         return sent
+
+    async def send_digests(self) -> int:
+        """Each linked therapist, once a day at their time: their patients' flags since the
+        last digest. Nothing flagged, nothing sent (the day is still marked done)."""
+        now = utcnow()
+        sent = 0
+        for due in await call_in_thread(self._sessions, digest.due, now=now):
+            claimed, previous = await call_in_thread(
+                self._sessions, digest.claim, therapist_id=due.therapist_id, day=due.day
+            )
+            if not claimed:
+                continue
+            since = now - dt.timedelta(days=1) if previous is None else _start_of(previous, due.timezone)
+            since = max(since, now - DIGEST_LOOKBACK)
+            found = await call_in_thread(
+                self._sessions, digest.flags, therapist_id=due.therapist_id, since=since, now=now
+            )
+            if not found:
+                continue
+            outcome = await self._deliver(Outgoing(due.chat_id, [Reply(digest_text(found))]))
+            if outcome == "delivered":
+                sent += 1
+                log.info("therapist digest sent")
+            else:
+                await call_in_thread(
+                    self._sessions, digest.unclaim, therapist_id=due.therapist_id, previous=previous
+                )
+        return sent
+
+
+def _start_of(day: dt.date, timezone: str) -> dt.datetime:
+    """The day after the last digest, from midnight in the clinic's zone: nothing falls between."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(timezone))
+
+
+def digest_text(found: list[digest.PatientFlags]) -> str:
+    words = content()["digest"]
+    names = content()["review"]["barrier_names"]
+    lines = [words["head"]]
+    for row in found:
+        items = [words["adjust"].format(task=task, category=names.get(cat, cat)) for task, cat in row.adjust]
+        items += [words["repeated"].format(category=names.get(cat, cat)) for cat in row.repeated]
+        if row.pushback:
+            items.append(words["pushback"].format(count=row.pushback))
+        items += [words["unanswered"].format(task=task) for task in row.unanswered]
+        if row.unreachable:
+            items.append(words["unreachable"])
+        lines.append(words["patient"].format(name=row.display_name, patient_id=row.patient_id))
+        lines += [f"  • {item}" for item in items]
+    lines.append(words["foot"])
+    return "\n".join(lines)

@@ -214,6 +214,7 @@ class NudgeScheduler:
             try:
                 await self.announcements.alert_therapists()
                 await self.announcements.say_goodbyes()
+                await self.announcements.send_digests()
             except Exception:
                 log.exception("crisis alerts failed; will try again")
 

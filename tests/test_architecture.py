@@ -110,13 +110,21 @@ DATA_LAYERS = {
     # settings and logging: read by everything, import nothing of ours
     "base": {"data", "data.settings", "data.logging_setup"},
     # what the clinic reads and edits, and the parsers of what people write: no database
-    "content": {"data.wording", "data.library", "data.plan_schema", "data.timeparse", "data.zones"},
+    "content": {
+        "data.wording",
+        "data.library",
+        "data.plan_schema",
+        "data.timeparse",
+        "data.zones",
+        "data.schedule_words",
+    },
     # the engine, the tables, migrations, and one module of queries per table or rule
     "persistence": {
         "data.db",
         "data.models",
         "data.audit",
         "data.desk",
+        "data.task_changes",
         "data.migrate",
         "data.barriers",
         "data.chat_messages",
@@ -136,7 +144,9 @@ DATA_LAYERS = {
     },
     # what the product does with them: care plans, erasure, export, the report, retention
     "services": {
+        "data.assigning",
         "data.care_plans",
+        "data.digest",
         "data.enrolment",
         "data.erasure",
         "data.export",

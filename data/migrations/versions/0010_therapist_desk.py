@@ -1,5 +1,5 @@
 """the therapist's desk in Telegram: an audit of who read or changed what, sessions held,
-and where a therapist is in a multi-step command
+where a therapist is in a multi-step command, and when their daily digest goes out
 
 Revision ID: 0010
 Revises: 0009
@@ -16,6 +16,33 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("therapist") as batch:
+        batch.add_column(sa.Column("digest_time", sa.String(length=5), nullable=True))
+        batch.add_column(sa.Column("digest_sent_on", sa.Date(), nullable=True))
+    op.execute("UPDATE therapist SET digest_time = '17:00'")
+    with op.batch_alter_table("assignment") as batch:
+        batch.add_column(sa.Column("set_by", sa.String(length=16), nullable=True))
+    op.execute("UPDATE assignment SET set_by = 'plan'")
+    with op.batch_alter_table("assignment") as batch:
+        batch.alter_column("set_by", existing_type=sa.String(length=16), nullable=False)
+    op.create_table(
+        "assignment_change",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("assignment_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=80), nullable=False),
+        sa.Column("action", sa.String(length=24), nullable=False),
+        sa.Column("before", sa.JSON(), nullable=False),
+        sa.Column("after", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["assignment_id"],
+            ["assignment.id"],
+            name=op.f("fk_assignment_change_assignment_id_assignment"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_assignment_change")),
+    )
+    op.create_index(op.f("ix_assignment_change_assignment_id"), "assignment_change", ["assignment_id"])
     op.create_table(
         "audit_event",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -68,6 +95,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_assignment_change_assignment_id"), table_name="assignment_change")
+    op.drop_table("assignment_change")
+    with op.batch_alter_table("assignment") as batch:
+        batch.drop_column("set_by")
+    with op.batch_alter_table("therapist") as batch:
+        batch.drop_column("digest_sent_on")
+        batch.drop_column("digest_time")
     op.drop_table("desk_step")
     op.drop_index(op.f("ix_session_mark_patient_id"), table_name="session_mark")
     op.drop_table("session_mark")

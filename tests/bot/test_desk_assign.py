@@ -1,0 +1,108 @@
+"""/assign step by step on a real database: a library template or a task of their own, the
+rationale always typed by the therapist, cancel at any step, history and audit written, and
+a plan file applied later leaves the task alone."""
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import select
+
+from data import task_changes
+from data.care_plans import apply_plan
+from data.db import transaction
+from data.library import task_templates
+from data.models import Assignment, AuditEvent, DeskStep
+from data.plan_schema import load_plan
+from tests.bot.test_therapist_desk import OLA, TESS, conversation  # noqa: F401 - the fixture
+from tests.support.wording import is_response
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def _payload(reply, title: str) -> str:
+    [found] = [b.payload for b in reply.buttons if b.title == title]
+    return found
+
+
+def test_assign_a_library_task_with_the_therapists_own_rationale(conversation, sessions):  # noqa: F811
+    [kinds] = run(conversation.on_command(TESS, "assign", "Jo", "k1"))
+    assert is_response(kinds.text, "assign.kind")
+    template = task_templates()["worry_time"]
+    [title_q] = run(conversation.on_button(TESS, _payload(kinds, template["name"]), "k2"))
+    [why_q] = run(conversation.on_button(TESS, title_q.buttons[0].payload, "k3"))  # the library's name
+    # The library's line is offered to copy and edit, never taken without typing.
+    assert template["why"].split()[0] in why_q.text
+    assert [b.payload for b in why_q.buttons] == ["bw:d:cancel"]
+    [too_short] = run(conversation.on_text(TESS, "ok", "k4"))
+    assert is_response(too_short.text, "assign.rationale_bad")
+    mine = "Jo, putting worries off to 6pm showed you last week that they can wait."
+    [how_q] = run(conversation.on_text(TESS, mine, "k5"))
+    [minutes_q] = run(conversation.on_text(TESS, "Write the worries down, then read them at 6pm.", "k6"))
+    [bad] = run(conversation.on_text(TESS, "ages", "k7"))
+    assert is_response(bad.text, "assign.minutes_bad")
+    [when_q] = run(conversation.on_button(TESS, _payload(minutes_q, "15"), "k8"))
+    [bad] = run(conversation.on_text(TESS, "sometimes", "k9"))
+    assert is_response(bad.text, "assign.schedule_bad")
+    [confirm] = run(conversation.on_text(TESS, "mon wed fri at 6pm", "k10"))
+    assert mine in confirm.text and "mon wed fri at 18:00" in confirm.text
+    [done] = run(conversation.on_button(TESS, _payload(confirm, "Assign it"), "k11"))
+    assert is_response(done.text, "assign.done")
+    with sessions() as session:
+        task = session.scalar(select(Assignment).where(Assignment.task_id == "worry-time"))
+        assert (task.patient_id, task.template, task.rationale, task.minutes, task.set_by) == (
+            "p-200",
+            "worry_time",
+            mine,
+            15,
+            "desk",
+        )
+        assert task.schedule == {"days": ["mon", "wed", "fri"], "at": "18:00"} and task.active
+        [change] = task_changes.history(session=session, assignment_id=task.id)
+        assert (change.actor, change.action, change.after["rationale"]) == ("therapist:t-test", "assigned", mine)
+        assert session.get(DeskStep, "t-test") is None
+        [row] = session.scalars(select(AuditEvent).where(AuditEvent.action == "assign")).all()
+        assert (row.patient_id, row.allowed) == ("p-200", True)
+    # Pressing "Assign it" again creates nothing more.
+    [again] = run(conversation.on_button(TESS, _payload(confirm, "Assign it"), "k12"))
+    assert is_response(again.text, "desk_expired")
+
+    # A plan file applied later (it doesn't list this task) leaves it active.
+    with transaction(sessions) as session:
+        changes = apply_plan(load_plan(FIXTURES / "plan.yml"), session=session, invite_ttl_days=14)
+    assert not any("worry-time" in c for c in changes)
+    with sessions() as session:
+        assert session.scalar(select(Assignment).where(Assignment.task_id == "worry-time")).active
+
+
+def test_a_task_of_their_own_and_cancel_midway(conversation, sessions):  # noqa: F811
+    [kinds] = run(conversation.on_command(TESS, "assign", "alex", "k1"))
+    [title_q] = run(conversation.on_button(TESS, _payload(kinds, "A task of my own"), "k2"))
+    assert [b.payload for b in title_q.buttons] == ["bw:d:cancel"]  # no library name to offer
+    run(conversation.on_text(TESS, "Call a friend", "k3"))
+    [how_q] = run(conversation.on_text(TESS, "Reaching out, even briefly, eases the isolation.", "k4"))
+    assert [b.title for b in how_q.buttons][-2:] == ["No instructions", "Cancel"]
+    run(conversation.on_button(TESS, _payload(how_q, "No instructions"), "k5"))
+    [when_q] = run(conversation.on_text(TESS, "10", "k6"))
+    [cancelled] = run(conversation.on_button(TESS, "bw:d:cancel", "k7"))
+    assert is_response(cancelled.text, "desk_cancelled")
+    [stale] = run(conversation.on_button(TESS, _payload(when_q, "3 times a week"), "k8"))
+    assert is_response(stale.text, "desk_expired")
+    with sessions() as session:
+        assert session.scalar(select(Assignment).where(Assignment.title == "Call a friend")) is None
+
+
+def test_assign_never_reaches_another_therapists_patient(conversation, sessions):  # noqa: F811
+    [refused] = run(conversation.on_command(TESS, "assign", "Kim", "k1"))
+    assert is_response(refused.text, "desk_no_such_patient")
+    # Ola's kinds question, pressed from Tess's account: Tess has no assign step under way.
+    [kinds] = run(conversation.on_command(OLA, "assign", "Kim", "k2"))
+    [stale] = run(conversation.on_button(TESS, _payload(kinds, "A task of my own"), "k3"))
+    assert is_response(stale.text, "desk_expired")
+    with sessions() as session:
+        assert session.get(DeskStep, "t-test") is None
+        refusals = session.scalars(select(AuditEvent).where(AuditEvent.allowed.is_(False))).all()
+        assert [(r.actor, r.action) for r in refusals] == [("therapist:t-test", "assign")]
