@@ -110,7 +110,8 @@ DATA_LAYERS = {
     # settings and logging: read by everything, import nothing of ours
     "base": {"data", "data.settings", "data.logging_setup"},
     # what the clinic reads and edits, and the parsers of what people write: no database
-    "content": {"data.wording", "data.library", "data.plan_schema", "data.timeparse"},
+    # (and the planner: pure rules for when a task's nudges fall, shared by scheduler/ and the report)
+    "content": {"data.wording", "data.library", "data.plan_schema", "data.timeparse", "data.planner"},
     # the engine, the tables, migrations, and one module of queries per table or rule
     "persistence": {
         "data.db",
@@ -137,6 +138,7 @@ DATA_LAYERS = {
         "data.care_plans",
         "data.erasure",
         "data.export",
+        "data.occurrences",
         "data.plan_reference",
         "data.report",
         "data.retention",
