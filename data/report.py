@@ -56,6 +56,24 @@ def counted_period(
     return (start, end) if start < end else None
 
 
+def _planned_times(
+    session: Session, patient: Patient, task: Assignment, period: tuple[dt.datetime, dt.datetime] | None
+) -> list[dt.datetime]:
+    """The task's planned times in the period, at full frequency and with no pause taken
+    out: pauses and crisis quiet make an occurrence skipped, not unplanned."""
+    if period is None:
+        return []
+    plan = planner.make_plan(
+        routine=patient.routine or {},
+        timezone=patient.timezone,
+        schedule=task.schedule or {},
+        start=task.start,
+        end=task.end,
+        clock=clock_override(session=session, assignment_id=task.id, patient_id=patient.id),
+    )
+    return planner.instants(plan, *period)
+
+
 def _week_start(at: dt.datetime, zone: ZoneInfo) -> dt.date:
     local = at.astimezone(zone).date()
     return local - dt.timedelta(days=local.weekday())
@@ -163,19 +181,8 @@ def patient_report(
     answers: dict[int, dt.datetime] = {}  # check-in id -> the occurrence it answers
     for t in tasks:
         periods[t.id] = period = counted_period(patient, t, since, end)
-        due: list[dt.datetime] = []
-        if period is not None:
-            plan = planner.make_plan(
-                routine=patient.routine or {},
-                timezone=patient.timezone,
-                schedule=t.schedule or {},
-                start=t.start,
-                end=t.end,
-                clock=clock_override(session=session, assignment_id=t.id, patient_id=patient.id),
-            )
-            due = planner.instants(plan, *period)
         result = occurrences.settle(
-            due,
+            _planned_times(session, patient, t, period),
             [
                 occurrences.Reported(c.id, c.status, c.reported_at, c.due_at)
                 for c in all_checkins
