@@ -8,6 +8,7 @@ followed by the chart (messaging/charts.py); /export sends the same data as file
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -15,15 +16,16 @@ from statistics import mean
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from messaging.charts import weekly_chart
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.desk_parts import PatientRef, TherapistView, patient_buttons
-from data import audit, desk, report_files
+from data import audit, desk
 from data.db import run_in_thread
 from data.models import utcnow
 from data.report import build_report
+from data.report_csv import write_long_csv
 from data.wording import content, say
+from messaging.charts import weekly_chart
 from messaging.rendering import Reply
 
 # With no session marked and no date given, the brief covers this far back.
@@ -53,7 +55,7 @@ class DeskReview:
         found, since, basis = await run_in_thread(self._sessions, work)
         zone = ZoneInfo(therapist.clinic_timezone)
         text = brief(found, patient, since=since, until=utcnow(), basis=basis, zone=zone)
-        chart = weekly_chart(found, title=f"{patient.display_name} ({patient.id})")
+        chart = weekly_chart(found, content()["report_chart"])
         name = f"bridgework-{patient.id}-{utcnow().date().isoformat()}.png"
         return [Reply(text), Reply(say("review_chart_caption"), document=(name, chart))]
 
@@ -68,7 +70,9 @@ class DeskReview:
         reports = await run_in_thread(self._sessions, work)
         stem = f"bridgework-{patient.id}-{utcnow().date().isoformat()}"
         as_json = json.dumps(reports, indent=2, ensure_ascii=False).encode()
-        as_csv = report_files.to_csv(reports).encode()
+        table = io.StringIO()
+        write_long_csv(reports, table)
+        as_csv = table.getvalue().encode()
         return [
             Reply(say("export_csv_caption", name=patient.display_name), document=(f"{stem}.csv", as_csv)),
             Reply(say("export_json_caption"), document=(f"{stem}.json", as_json)),

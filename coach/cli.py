@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import datetime as dt
 import io
 import json
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 from data.settings import get_settings
 
@@ -51,14 +52,28 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _since(value: str | None) -> dt.datetime | None:
+def _day(value: str | None, flag: str) -> dt.date | None:
     if value is None:
         return None
     try:
-        day = dt.date.fromisoformat(value)
+        return dt.date.fromisoformat(value)
     except ValueError:
-        raise SystemExit(f"--since wants a date like 2026-11-30, not {value!r}") from None
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+        raise SystemExit(f"{flag} wants a date like 2026-11-30, not {value!r}") from None
+
+
+def _since(value: str | None) -> dt.datetime | None:
+    day = _day(value, "--since")
+    return None if day is None else dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+
+
+def _until(value: str | None) -> dt.datetime | None:
+    """The end of the given day (UTC): --until is inclusive."""
+    day = _day(value, "--until")
+    return (
+        None
+        if day is None
+        else dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -66,45 +81,57 @@ def cmd_report(args: argparse.Namespace) -> int:
     from data.report import build_report
 
     with transaction(_sessions()) as session:
-        report = build_report(session=session, patient_id=args.patient, since=_since(args.since))
+        report = build_report(
+            session=session,
+            patient_id=args.patient,
+            therapist_id=args.therapist,
+            since=_since(args.since),
+            until=_until(args.until),
+        )
     if args.patient and not report:
         print(f"No patient with id {args.patient!r}.", file=sys.stderr)
         return 1
     if args.format == "json":
-        print(json.dumps(report, indent=2, ensure_ascii=False))
+        _write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", args.out)
         return 0
     if args.format == "csv":
+        from data.report_csv import write_long_csv
+
         out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(
-            [
-                "patient_id",
-                "task_id",
-                "due_at",
-                "status",
-                "reported_at",
-                "helpfulness",
-                "difficulty",
-            ]
-        )
-        for patient in report:
-            for c in patient["checkins"]:
-                writer.writerow(
-                    [
-                        patient["patient_id"],
-                        c["task_id"],
-                        c["due_at"],
-                        c["status"],
-                        # A nudge never answered ("no_response") has no report, ratings or time.
-                        c.get("reported_at"),
-                        c.get("helpfulness"),
-                        c.get("difficulty"),
-                    ]
-                )
-        sys.stdout.write(out.getvalue())
+        write_long_csv(report, out)
+        _write_text(out.getvalue(), args.out)
         return 0
-    print("The png report is not built yet; use --format json or csv.", file=sys.stderr)
-    return 2
+    return _report_png(report, args.out)
+
+
+def _write_text(text: str, out: str | None) -> None:
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        Path(out).write_text(text, encoding="utf-8")
+        print(out, file=sys.stderr)
+
+
+def _report_png(report: list[dict[str, Any]], out: str | None) -> int:
+    """One patient's chart, written to --out or under var/reports/; prints the path."""
+    from coach.paths import VAR
+    from data import wording
+    from messaging.charts import weekly_chart
+
+    if len(report) != 1:
+        print(
+            f"The chart draws one patient; this selection has {len(report)}. Add --patient.",
+            file=sys.stderr,
+        )
+        return 2
+    [patient] = report
+    path = (
+        Path(out) if out else VAR / "reports" / f"{patient['patient_id']}-{dt.date.today().isoformat()}.png"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(weekly_chart(patient, wording.content()["report_chart"]))
+    print(path)
+    return 0
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
@@ -252,8 +279,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="the therapist's review")
     report.add_argument("--patient")
-    report.add_argument("--since", help="a date, YYYY-MM-DD")
-    report.add_argument("--format", choices=["json", "csv", "png"], default="json")
+    report.add_argument("--therapist", help="only this therapist's patients")
+    report.add_argument("--since", help="a date, YYYY-MM-DD (from its start, UTC)")
+    report.add_argument("--until", help="a date, YYYY-MM-DD (to its end, UTC)")
+    report.add_argument(
+        "--format",
+        choices=["json", "csv", "png"],
+        default="json",
+        help="json (default); csv: one row per fact (patient_id, table, row, field, value); "
+        "png: one patient's weekly chart",
+    )
+    report.add_argument("--out", help="write to this file (png: default var/reports/<patient>-<date>.png)")
     report.set_defaults(func=cmd_report)
 
     nudges = sub.add_parser("nudges", help="upcoming nudges")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from data import nudge_log
 from data.db import insert_once
 from data.models import Assignment, CheckIn, Patient, utcnow
 
@@ -34,16 +35,30 @@ def pick_task(tasks: list[Assignment], text: str | None, task_id: str | None) ->
 
 
 def record_checkin(
-    *, session: Session, assignment_id: int, status: str, dedupe_key: str
+    *,
+    session: Session,
+    assignment_id: int,
+    status: str,
+    dedupe_key: str,
+    due_at: dt.datetime | None = None,
 ) -> tuple[CheckIn, bool]:
-    """Insert the check-in unless this key was seen; returns (row, created)."""
+    """Insert the check-in unless this key was seen; returns (row, created).
+
+    `due_at`, when not given, is the planned time of the nudge this answers (one sent
+    within the answer window and not yet answered by a check-in), else None: the report
+    matches each check-in to the planned occurrence it answers by it.
+    """
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}")
+    now = utcnow()
+    if due_at is None:
+        due_at = nudge_log.nudge_being_answered(session=session, assignment_id=assignment_id, now=now)
     values = {
         "assignment_id": assignment_id,
         "status": status,
         "dedupe_key": dedupe_key,
-        "reported_at": utcnow(),
+        "due_at": due_at,
+        "reported_at": now,
         "reflection_shared": False,
     }
     row, created = insert_once(session, CheckIn, values, "dedupe_key")

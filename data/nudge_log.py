@@ -182,6 +182,29 @@ def mark_answered(*, session: Session, patient_id: str) -> int:
     return answered
 
 
+def nudge_being_answered(*, session: Session, assignment_id: int, now: dt.datetime) -> dt.datetime | None:
+    """The planned time of the nudge a check-in on this task answers: the latest one sent
+    within the answer window that no check-in has answered yet, else None (spontaneous).
+
+    Not `answered_at`: any word from the patient sets that (bot/people.py), before the
+    check-in itself is recorded.
+    """
+    answered = select(CheckIn.due_at).where(
+        CheckIn.assignment_id == assignment_id, CheckIn.due_at.is_not(None)
+    )
+    return session.scalar(
+        select(NudgeLog.scheduled_for)
+        .where(
+            NudgeLog.assignment_id == assignment_id,
+            NudgeLog.status == "sent",
+            NudgeLog.sent_at > now - ANSWER_WINDOW,
+            NudgeLog.scheduled_for.not_in(answered),
+        )
+        .order_by(NudgeLog.scheduled_for.desc())
+        .limit(1)
+    )
+
+
 def unanswered_streak(*, session: Session, assignment_id: int) -> int:
     """How many of the task's latest sent nudges in a row went unanswered."""
     latest = session.execute(

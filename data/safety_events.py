@@ -11,6 +11,10 @@ from data import patients
 from data.db import insert_once, rowcount
 from data.models import Clinic, Patient, SafetyEvent, Therapist, utcnow
 
+# After a crisis response, no nudges for this long: homework can wait. The scheduler
+# keeps quiet for it and the report counts what fell inside as skipped.
+CRISIS_QUIET = dt.timedelta(hours=24)
+
 
 def record_event(
     *,
@@ -88,6 +92,18 @@ def crisis_since(*, session: Session, patient_id: str, since: dt.datetime) -> bo
         )
         is not None
     )
+
+
+def crisis_quiet_windows(
+    *, session: Session, patient_id: str, quiet: dt.timedelta = CRISIS_QUIET
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Every crisis response's quiet period, (from, until), oldest first: when no nudge went out."""
+    times = session.scalars(
+        select(SafetyEvent.at)
+        .where(SafetyEvent.patient_id == patient_id, SafetyEvent.kind == "crisis")
+        .order_by(SafetyEvent.at)
+    )
+    return [(at, at + quiet) for at in times]
 
 
 def alerts_due(*, session: Session, since: dt.datetime) -> list[tuple[int, int, str, dt.datetime, str, str]]:

@@ -94,6 +94,21 @@ def pause_windows(*, session: Session, patient_id: str) -> list[tuple[dt.datetim
     return [(start, until) for start, until in rows]
 
 
+def pause_history(*, session: Session, patient_id: str) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Every pause the patient asked for, past ones too, as (from, until) in UTC: for the report.
+    A pause ended early keeps its row with `at` set to when it ended (end_pauses)."""
+    rows = session.execute(
+        select(ScheduleChange.created_at, ScheduleChange.at)
+        .where(
+            ScheduleChange.kind == "pause",
+            ScheduleChange.patient_id == patient_id,
+            ScheduleChange.at.is_not(None),
+        )
+        .order_by(ScheduleChange.created_at)
+    )
+    return [(start, until) for start, until in rows if until is not None and until > start]
+
+
 def once_pending(*, session: Session, since: dt.datetime) -> list[ScheduleChange]:
     """One-off check-ins asked for, not yet run, due after `since`."""
     return list(

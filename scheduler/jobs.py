@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from data import checkins, nudge_log, nudge_targets, safety_events, schedule_changes
 from data.db import insert_once, run_in_thread
 from data.models import Assignment, NudgeLog, Patient, utcnow
+from data.safety_events import CRISIS_QUIET
 from data.schedule_changes import paused_until
 from messaging.delivery import Deliver, Delivery, Outgoing
 from messaging.rasa_client import RasaClient, RasaUnavailable
@@ -41,8 +42,6 @@ log = logging.getLogger(__name__)
 Probe = Callable[[int, int, dict[str, Any] | None, dict[int, str | None]], Awaitable[str]]
 
 MAX_ATTEMPTS = 5
-# After a crisis response, no nudges for this long: homework can wait.
-CRISIS_QUIET = dt.timedelta(hours=24)
 
 
 @dataclass

@@ -9,10 +9,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.orm import Session
 
-from data import nudge_log, nudge_targets
+from data import nudge_log, nudge_targets, planner
 from data.models import Assignment, Patient, utcnow
 from data.schedule_changes import clock_override, once_pending, pause_windows
-from scheduler import planner
 from scheduler.triggers import NudgeTrigger
 
 # A one-off check-in this late is no longer "later today"; it is dropped.

@@ -26,10 +26,10 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from data import nudge_log, nudge_targets, rasa_tracker, retention, scheduler_lease
+from data import nudge_log, nudge_targets, planner, rasa_tracker, retention, scheduler_lease
 from data.db import call_in_thread, run_in_thread
 from data.models import Patient, utcnow
-from scheduler import jobs, planner
+from scheduler import jobs
 from scheduler.announcements import Announcements
 from scheduler.nudges import WantedJob, due_since, wanted_jobs
 from scheduler.offloop import OffLoopScheduler

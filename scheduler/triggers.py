@@ -2,7 +2,7 @@
 
 It keeps only plain data (slot days and times, zone name, quiet hours, pause
 windows, start and end dates, frequency), so APScheduler's job store can pickle
-it, and asks `scheduler.planner` for every fire time. Its string names every
+it, and asks `data.planner` for every fire time. Its string names every
 parameter: the service replaces a job exactly when `str(trigger)` changes.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
 
-from scheduler import planner
+from data import planner
 
 _STATE_VERSION = 1
 _SECOND = dt.timedelta(seconds=1)

@@ -110,6 +110,7 @@ DATA_LAYERS = {
     # settings and logging: read by everything, import nothing of ours
     "base": {"data", "data.settings", "data.logging_setup"},
     # what the clinic reads and edits, and the parsers of what people write: no database
+    # (and the planner: pure rules for when a task's nudges fall, shared by scheduler/ and the report)
     "content": {
         "data.wording",
         "data.library",
@@ -117,6 +118,7 @@ DATA_LAYERS = {
         "data.timeparse",
         "data.zones",
         "data.schedule_words",
+        "data.planner",
     },
     # the engine, the tables, migrations, and one module of queries per table or rule
     "persistence": {
@@ -150,8 +152,10 @@ DATA_LAYERS = {
         "data.enrolment",
         "data.erasure",
         "data.export",
+        "data.occurrences",
         "data.plan_reference",
         "data.report",
+        "data.report_csv",
         "data.retention",
     },
 }

@@ -59,24 +59,38 @@ def test_invite_issues_a_fresh_code(db_url):
     assert coach(db_url, "invite", "p-nobody").returncode == 1
 
 
-def test_the_csv_report_has_a_row_for_a_nudge_never_answered(db_url):
+def test_the_csv_report_has_a_row_for_a_planned_checkin_never_answered(db_url):
+    import csv
     import datetime as dt
+    import io
+    from zoneinfo import ZoneInfo
 
     from sqlalchemy import select
 
     from data.db import make_engine, make_sessionmaker, transaction
-    from data.models import Assignment, NudgeLog
+    from data.models import Assignment, Patient
 
     assert coach(db_url, "plan", "apply", str(FIXTURES / "plan.yml")).returncode == 0
     sessions = make_sessionmaker(make_engine(db_url))
-    sent = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
+    # Linked three days ago; the task's one weekly time was two days ago, and no word since.
+    now = dt.datetime.now(dt.timezone.utc)
+    due = (now - dt.timedelta(days=2)).replace(second=0, microsecond=0)
+    london = due.astimezone(ZoneInfo("Europe/London"))
     with transaction(sessions) as session:
+        alex = session.get(Patient, "p-100")
+        alex.routine = {}
+        alex.linked_at = alex.consented_at = now - dt.timedelta(days=3)
         task = session.scalar(select(Assignment).where(Assignment.patient_id == "p-100"))
-        session.add(NudgeLog(assignment_id=task.id, scheduled_for=sent, status="sent", sent_at=sent))
+        task.schedule = {"days": [london.strftime("%a").lower()], "at": london.strftime("%H:%M")}
     result = coach(db_url, "report", "--format", "csv")
     assert result.returncode == 0, result.stderr
-    [row] = [line for line in result.stdout.splitlines() if "no_response" in line]
-    assert row.startswith(f"p-100,{task.task_id},") and row.endswith("no_response,,,")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    [status] = [r for r in rows if r["value"] == "no_response"]
+    assert (status["patient_id"], status["table"], status["field"]) == ("p-100", "checkins", "status")
+    [due_row] = [
+        r for r in rows if r["table"] == "checkins" and r["row"] == status["row"] and r["field"] == "due_at"
+    ]
+    assert due_row["value"] == due.isoformat()
 
 
 def test_a_plan_without_time_zones_takes_the_installations_default(db_url, tmp_path):

@@ -269,3 +269,21 @@ def test_another_patients_checkin_id_changes_nothing_and_is_refused(linked, sess
             False,
         )
     assert "refused" in caplog.text and "overwritten" not in caplog.text
+
+
+def test_done_after_a_nudge_records_the_nudges_planned_time(linked, sessions):
+    """The report matches a check-in to the planned occurrence it answers by its due_at."""
+    import datetime as dt
+
+    from data.db import transaction
+    from data.models import NudgeLog, utcnow
+
+    planned = (utcnow() - dt.timedelta(hours=1)).replace(second=0, microsecond=0)
+    thought = task(sessions, "thought-record")
+    with transaction(sessions) as session:
+        session.add(NudgeLog(assignment_id=thought.id, scheduled_for=planned, status="sent", sent_at=planned))
+    run(ActionLogCheckin(), tracker(linked["p-100"], "did it", "report_done"))
+    run(ActionLogCheckin(), tracker(linked["p-100"], "did it again", "report_done"))
+    with sessions() as session:
+        rows = session.scalars(select(CheckIn).order_by(CheckIn.id)).all()
+        assert [row.due_at for row in rows] == [planned, None]  # the second answers no nudge

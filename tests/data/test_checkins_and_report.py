@@ -8,8 +8,9 @@ from data.care_plans import apply_plan
 from data.db import transaction
 from data.erasure import erase_patient
 from data.models import Assignment, Barrier, CheckIn, Invite, Patient, SafetyEvent, Worksheet
+from data.occurrences import completion_rate
 from data.plan_schema import load_plan
-from data.report import build_report, completion_rate
+from data.report import build_report
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -94,7 +95,11 @@ def test_report_has_the_contract_shape(sessions):
     assert report["checkins"][1]["reflection"] is None  # not shared, so not shown
     assert report["barriers"][0]["category"] == "time" and report["barriers"][0]["plan"] == "at lunch"
     assert len(report["crisis"]) == 1 and report["crisis"][0]["detected_by"] == "nlu"
-    assert report["completion_rate"] == 0.75
+    # Completion is over planned occurrences, and Alex never linked, so none were planned:
+    # the two check-ins are shown but answer no occurrence (the old rate, 0.75, was over them).
+    assert report["completion_rate"] is None and report["tasks"][0]["planned"] == 0
+    assert [c["answers_due_at"] for c in report["checkins"]] == [None, None]
+    assert report["tasks"][0]["extra"] == 2
     tomorrow = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
     with sessions() as session:
         [later] = build_report(session=session, patient_id="p-100", since=tomorrow)
@@ -102,8 +107,10 @@ def test_report_has_the_contract_shape(sessions):
 
 
 def test_completion_rate():
-    assert completion_rate([]) is None
-    assert completion_rate(["done", "not_done"]) == 0.5
+    assert completion_rate({}) is None
+    assert completion_rate({"planned": 3, "open": 3}) is None  # nothing settled yet
+    assert completion_rate({"done": 1, "not_done": 1}) == 0.5
+    assert completion_rate({"done": 1, "partial": 1, "skipped": 1, "no_response": 1, "open": 5}) == 0.375
 
 
 def test_erasure_leaves_nothing_of_the_patient(sessions):

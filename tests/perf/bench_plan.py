@@ -6,7 +6,7 @@ Builds synthetic patients in memory (made-up ids; zones including half- and
 three-quarter-hour offsets and both hemispheres; varied routines; one to four
 tasks each, fixed days or so-many-a-week, some with the patient's own time,
 halved frequency, start/end dates or a pause), then plans the next 7 days of
-each task's nudges with `scheduler.planner`. The default week holds Europe's
+each task's nudges with `data.planner`. The default week holds Europe's
 spring clock change and Australia's autumn one.
 
 Two passes: a timed one, and one under tracemalloc for the peak of Python
@@ -28,7 +28,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from scheduler import planner
+from data import planner
 
 RESULTS = Path(__file__).parent / "results" / "plan_week.json"
 UTC = dt.timezone.utc

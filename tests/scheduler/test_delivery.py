@@ -291,20 +291,31 @@ def test_a_nudge_too_late_to_send_is_recorded_as_missed(db_url, sessions, linked
 
 
 def test_the_report_shows_unanswered_nudges_reduced_tasks_and_unreachable_patients(sessions, linked):
+    from zoneinfo import ZoneInfo
+
     from data.report import build_report
 
-    long_ago = utcnow() - dt.timedelta(days=3)
+    # Linked four days ago; the task's one weekly time was three days ago and went unanswered.
+    long_ago = (utcnow() - dt.timedelta(days=3)).replace(second=0, microsecond=0)
+    london = long_ago.astimezone(ZoneInfo("Europe/London"))
     with transaction(sessions) as session:
         session.add(NudgeLog(assignment_id=linked, scheduled_for=long_ago, status="sent", sent_at=long_ago))
         session.add(NudgeLog(assignment_id=linked, scheduled_for=utcnow(), status="sent", sent_at=utcnow()))
-        session.get(Assignment, linked).reduced_at = utcnow()
-        session.get(Patient, "p-100").unreachable_at = utcnow()
+        task = session.get(Assignment, linked)
+        task.schedule = {"days": [london.strftime("%a").lower()], "at": london.strftime("%H:%M")}
+        task.reduced_at = utcnow()
+        alex = session.get(Patient, "p-100")
+        alex.routine = {}
+        alex.consented_at = utcnow() - dt.timedelta(days=4)
+        alex.unreachable_at = utcnow()
     with sessions() as session:
         [alex] = build_report(session=session, patient_id="p-100")
-    # Only the nudge left unanswered for a day counts as no response; the fresh one may yet be.
+    # The planned time left unanswered for a day counts as no response; the fresh nudge is
+    # not a planned time (its answer window is still open anyway).
     assert alex["checkins"] == [
         {"task_id": "thought-record", "due_at": long_ago.isoformat(), "status": "no_response"}
     ]
+    assert alex["completion_rate"] == 0.0 and alex["tasks"][0]["no_response"] == 1
     assert alex["unreachable_since"] is not None
     assert alex["tasks"][0]["nudges_reduced_at"] is not None
 

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.planner import (
+from data.planner import (
     Plan,
     Slot,
     instants,

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler.planner import WEEKDAYS, clock_minutes, instants, make_plan, next_instant
+from data.planner import WEEKDAYS, clock_minutes, instants, make_plan, next_instant
 from scheduler.triggers import NudgeTrigger
 
 UTC = dt.timezone.utc

@@ -1,0 +1,190 @@
+"""The therapist's weekly chart: one patient's report (plain dicts) in, PNG bytes out.
+
+Pure: no database, nothing of ours imported, so `coach report` and the bot can both
+draw it. Matplotlib's object API on the Agg canvas: no display, no pyplot global
+state (safe from any thread). Sized for a phone: one column, large type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+# Stacked bottom to top: what happened first, then what didn't.
+STATUSES = ("done", "partial", "not_done", "no_response", "skipped")
+# Colour-blind-safe (Okabe-Ito), and told apart by hatching in greyscale too.
+COLOURS = {
+    "done": "#009E73",
+    "partial": "#56B4E9",
+    "not_done": "#E69F00",
+    "no_response": "#999999",
+    "skipped": "#F0F0F0",
+}
+HATCHES = {"done": "", "partial": "", "not_done": "", "no_response": "//", "skipped": ".."}
+EXPECTED_COLOUR, EXPERIENCED_COLOUR, DIFFICULTY_COLOUR = "#0072B2", "#D55E00", "#CC79A7"
+
+
+def weekly_chart(report: Mapping[str, Any], labels: Mapping[str, str]) -> bytes:
+    """PNG bytes: planned check-ins per week by status (stacked bars, completion above each),
+    expected vs experienced helpfulness, and difficulty (lines on 1-5), one patient.
+
+    `report` is one patient's report (its `patient_id` and `weeks`); `labels` the wording
+    (data/content/bot.yml, `report_chart`).
+    """
+    weeks: Sequence[Mapping[str, Any]] = report.get("weeks") or []
+    figure = Figure(figsize=(6.4, 8.6), dpi=150, layout="constrained")
+    FigureCanvasAgg(figure)
+    figure.suptitle(labels["title"].format(patient_id=report["patient_id"]), fontsize=16, fontweight="bold")
+    bars, helpful, difficult = figure.subplots(3, 1, sharex=True, height_ratios=(2.2, 1.3, 1.1))
+    x = list(range(len(weeks)))
+    if not weeks:
+        for axes in (bars, helpful, difficult):
+            axes.set_xticks([])
+        bars.text(
+            0.5, 0.5, labels["no_data"], ha="center", va="center", fontsize=13, transform=bars.transAxes
+        )
+    _completion(bars, x, weeks, labels)
+    _ratings(helpful, x, weeks, labels)
+    _difficulty(difficult, x, weeks, labels)
+    if weeks:
+        difficult.set_xticks(x, [_week_label(w["week_start"]) for w in weeks], fontsize=11)
+        if len(weeks) > 8:  # keep the labels readable on a phone
+            for tick in difficult.get_xticklabels():
+                tick.set_rotation(45)
+                tick.set_horizontalalignment("right")
+        difficult.set_xlabel(labels["week_of"], fontsize=12)
+        difficult.set_xlim(-0.6, len(weeks) - 0.4)
+    out = io.BytesIO()
+    figure.savefig(out, format="png", facecolor="white")
+    return out.getvalue()
+
+
+def _completion(
+    axes: Any, x: list[int], weeks: Sequence[Mapping[str, Any]], labels: Mapping[str, str]
+) -> None:
+    bottom = [0.0] * len(weeks)
+    for status in STATUSES:
+        heights = [float(w.get(status) or 0) for w in weeks]
+        axes.bar(
+            x,
+            heights,
+            bottom=bottom,
+            width=0.7,
+            color=COLOURS[status],
+            hatch=HATCHES[status],
+            edgecolor="#555555",
+            linewidth=0.6,
+            label=labels[status],
+        )
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    # Still open (due, not yet answered, window not passed): an empty dashed box, not counted.
+    opened = [float(w.get("open") or 0) for w in weeks]
+    shown = [i for i in x if opened[i]]  # a zero-high box would still draw its top edge
+    axes.bar(
+        shown or [0],
+        [opened[i] for i in shown] or [0],
+        bottom=[bottom[i] for i in shown] or [0],
+        width=0.7,
+        fill=False,
+        edgecolor="#555555" if shown else "none",
+        linestyle="--",
+        linewidth=1.2,
+        label=labels["open"] if shown else "_nolegend_",
+    )
+    bottom = [b + h for b, h in zip(bottom, opened, strict=True)]
+    top = max(bottom, default=0.0)
+    for i, week in enumerate(weeks):
+        rate = _rate(week)
+        if rate is not None:
+            axes.text(
+                i,
+                bottom[i] + top * 0.03 + 0.05,
+                labels["rate"].format(percent=rate),
+                ha="center",
+                va="bottom",
+                fontsize=11,
+                fontweight="bold",
+            )
+    axes.set_ylim(0, max(top * 1.25, 1))
+    axes.set_ylabel(labels["completion"], fontsize=12)
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.tick_params(labelsize=11)
+    axes.grid(axis="y", alpha=0.3)
+    axes.set_axisbelow(True)
+    if weeks:
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.04), ncols=3, fontsize=10, frameon=False)
+    axes.spines[["top", "right"]].set_visible(False)
+
+
+def _rate(week: Mapping[str, Any]) -> int | None:
+    """The week's completion in percent (done whole, partly done half), None when nothing settled."""
+    settled = sum(int(week.get(s) or 0) for s in STATUSES)
+    if not settled:
+        return None
+    return round(100 * (int(week.get("done") or 0) + 0.5 * int(week.get("partial") or 0)) / settled)
+
+
+def _ratings(axes: Any, x: list[int], weeks: Sequence[Mapping[str, Any]], labels: Mapping[str, str]) -> None:
+    expected = [_value(w.get("expected_helpfulness")) for w in weeks]
+    experienced = [_value(w.get("helpfulness")) for w in weeks]
+    axes.plot(
+        x,
+        expected,
+        color=EXPECTED_COLOUR,
+        linestyle="--",
+        marker="s",
+        markersize=7,
+        linewidth=2,
+        label=labels["expected_helpfulness"],
+    )
+    axes.plot(
+        x,
+        experienced,
+        color=EXPERIENCED_COLOUR,
+        marker="o",
+        markersize=8,
+        linewidth=2.5,
+        label=labels["experienced_helpfulness"],
+    )
+    _scale(axes, labels["helpfulness"])
+    if weeks:
+        axes.legend(loc="lower left", fontsize=10, ncols=2, frameon=True, framealpha=0.9, edgecolor="none")
+
+
+def _difficulty(
+    axes: Any, x: list[int], weeks: Sequence[Mapping[str, Any]], labels: Mapping[str, str]
+) -> None:
+    axes.plot(
+        x,
+        [_value(w.get("difficulty")) for w in weeks],
+        color=DIFFICULTY_COLOUR,
+        marker="D",
+        markersize=7,
+        linewidth=2.5,
+    )
+    _scale(axes, labels["difficulty"])
+
+
+def _scale(axes: Any, title: str) -> None:
+    axes.set_ylim(0.5, 5.5)
+    axes.set_yticks([1, 2, 3, 4, 5])
+    axes.set_ylabel(title, fontsize=12)
+    axes.tick_params(labelsize=11)
+    axes.grid(axis="y", alpha=0.3)
+    axes.spines[["top", "right"]].set_visible(False)
+
+
+def _value(value: Any) -> float:
+    """A rating, or NaN (a gap in the line) for a week without one."""
+    return float(value) if value is not None else math.nan
+
+
+def _week_label(week_start: str) -> str:
+    day = dt.date.fromisoformat(week_start)
+    return f"{day.day} {day.strftime('%b')}"
