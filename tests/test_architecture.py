@@ -110,7 +110,14 @@ DATA_LAYERS = {
     # settings and logging: read by everything, import nothing of ours
     "base": {"data", "data.settings", "data.logging_setup"},
     # what the clinic reads and edits, and the parsers of what people write: no database
-    "content": {"data.wording", "data.library", "data.plan_schema", "data.timeparse"},
+    "content": {
+        "data.wording",
+        "data.library",
+        "data.library.schema",
+        "data.plan_schema",
+        "data.timeparse",
+        "data.validation_errors",
+    },
     # the engine, the tables, migrations, and one module of queries per table or rule
     "persistence": {
         "data.db",
