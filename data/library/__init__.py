@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from data.library.schema import TaskFile, Template, WorksheetContent, WorksheetFile, unknown_worksheets
+from data.library.schema import TaskFile, Template, WorksheetContent, WorksheetFile
 from data.validation_errors import not_valid_yaml, problems
 
 LIBRARY_DIR = Path(__file__).resolve().parent
@@ -41,9 +41,9 @@ def _read(path: Path) -> Any:
         raise LibraryError([f"{path.name}: {not_valid_yaml(exc)}"]) from None
 
 
-def _checked(model: type[M], path: Path, found: list[str]) -> M | None:
+def _checked(model: type[M], raw: Any, path: Path, found: list[str], **context: Any) -> M | None:
     try:
-        return model.model_validate(_read(path))
+        return model.model_validate(raw, context=context)
     except ValidationError as exc:
         found += [f"{path.name}: {line}" for line in problems(exc)]
         return None
@@ -52,10 +52,12 @@ def _checked(model: type[M], path: Path, found: list[str]) -> M | None:
 def load_library(directory: Path) -> Library:
     """Both files checked in full; every problem is listed, and none is half-loaded."""
     found: list[str] = []
-    tasks = _checked(TaskFile, directory / "tasks.yml", found)
-    sheets = _checked(WorksheetFile, directory / "worksheets.yml", found)
-    if tasks is not None and sheets is not None:
-        found += [f"tasks.yml: {line}" for line in unknown_worksheets(tasks, sheets)]
+    sheets_path, tasks_path = directory / "worksheets.yml", directory / "tasks.yml"
+    raw_sheets = _read(sheets_path)
+    sheets = _checked(WorksheetFile, raw_sheets, sheets_path, found)
+    kinds = raw_sheets.get("worksheets") if isinstance(raw_sheets, dict) else None
+    known = set(kinds) if isinstance(kinds, dict) else set()
+    tasks = _checked(TaskFile, _read(tasks_path), tasks_path, found, worksheets=known)
     if found or tasks is None or sheets is None:
         raise LibraryError(found)
     return Library(tasks.templates, sheets.worksheets)

@@ -9,7 +9,15 @@ from __future__ import annotations
 from string import Formatter
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 # Ids are referenced from care plans and stored in the database: keep them plain.
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -37,6 +45,17 @@ class Template(_Strict):
     @classmethod
     def _none(cls, value: Any) -> Any:
         return None if value == NO_WORKSHEET else value
+
+    @field_validator("worksheet")
+    @classmethod
+    def _known(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # The kinds worksheets.yml has, given as context: the two files are checked together.
+        kinds = (info.context or {}).get("worksheets")
+        if value is not None and kinds is not None and value not in kinds:
+            raise ValueError(
+                f"no worksheet {value!r} in worksheets.yml; there are: {', '.join(sorted(kinds))}"
+            )
+        return value
 
 
 class Step(_Strict):
@@ -81,12 +100,3 @@ class TaskFile(_Strict):
 
 class WorksheetFile(_Strict):
     worksheets: dict[Key, WorksheetContent] = Field(min_length=1)
-
-
-def unknown_worksheets(tasks: TaskFile, sheets: WorksheetFile) -> list[str]:
-    """Templates naming a worksheet that worksheets.yml does not have."""
-    return [
-        f"templates.{key}.worksheet: no worksheet {template.worksheet!r} in worksheets.yml"
-        for key, template in tasks.templates.items()
-        if template.worksheet is not None and template.worksheet not in sheets.worksheets
-    ]

@@ -13,6 +13,7 @@ from actions.worksheets import (
 from data.library import worksheet
 from data.models import Worksheet
 from data.report import build_report
+from tests.actions.conftest import answer_worksheet as answer
 from tests.actions.conftest import responses, run, slots_set, tracker
 
 THOUGHT_RECORD = [
@@ -25,13 +26,6 @@ THOUGHT_RECORD = [
     "she might just be busy, it doesn't mean i'm in trouble",
     "45",
 ]
-
-
-def answer(sender, text, slots=None):
-    form = ValidateWorksheetForm()
-    dispatcher = CollectingDispatcher()
-    t = tracker(sender, text, "inform", slots=slots)
-    return asyncio.run(form.validate_worksheet_answer(text, dispatcher, t, {})), dispatcher
 
 
 def test_a_thought_record_in_the_chat_saved_answer_by_answer(linked, sessions):
