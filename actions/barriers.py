@@ -13,7 +13,15 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import store
-from actions.common import FORM_SLOTS, Asked, find_task, latest_whole, patient_words, payload_value
+from actions.common import (
+    FORM_SLOTS,
+    Asked,
+    find_task,
+    latest_whole,
+    patient_words,
+    payload_value,
+    task_steps,
+)
 from actions.forms import BridgeworkFormValidation
 from actions.rationale import rationale_messages
 from data import barriers, schedule_changes
@@ -220,7 +228,7 @@ class ActionSaveBarrier(Action):
                     clock=clock,
                     dedupe_key=f"move:{asked.key}",
                 )
-            return (task.instructions if task else "") or ""
+            return task_steps(task) if task else ""
 
         instructions = await store.run_or_apologise(dispatcher, self.name(), work)
         if instructions is store.UNAVAILABLE:

@@ -14,12 +14,20 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions import store
-from actions.common import FORM_SLOTS, Asked, entity, find_task, latest_whole, number_in, which_task_buttons
+from actions.common import (
+    FORM_SLOTS,
+    Asked,
+    entity,
+    find_task,
+    latest_whole,
+    number_in,
+    task_steps,
+    which_task_buttons,
+)
 from actions.forms import BridgeworkFormValidation
 from actions.rationale import rationale_messages
 from actions.worksheets import start_worksheet
 from data import checkins, schedule_changes, tasks
-from data.library import task_templates
 from data.models import utcnow
 from data.timeparse import next_occurrence
 
@@ -250,8 +258,7 @@ class ActionDoNow(Action):
             started, found = start_worksheet(session, asked)
             if started or found.task is None:
                 return started, None
-            default = task_templates().get(found.task.template, {}).get("name", found.task.title)
-            return False, found.task.instructions.strip() or default
+            return False, task_steps(found.task) or found.task.title
 
         result = await store.run_or_apologise(dispatcher, self.name(), work)
         if result is store.UNAVAILABLE:

@@ -12,6 +12,7 @@ from rasa_sdk import Tracker
 from sqlalchemy.orm import Session
 
 from data import checkins, patients
+from data.library import task_templates
 from data.models import Assignment, Patient
 
 log = logging.getLogger(__name__)
@@ -164,3 +165,9 @@ def find_task(session: Session, asked: Asked, *, use_slot: bool = True) -> Found
 def which_task_buttons(intent: str, tasks: list[Assignment]) -> list[dict[str, str]]:
     # The database id keeps the payload inside Telegram's 64 bytes whatever the task id.
     return [{"title": t.title, "payload": f'/{intent}{{"assignment":"{t.id}"}}'} for t in tasks]
+
+
+def task_steps(task: Assignment) -> str:
+    """The therapist's steps for a task; without them, the library's for its kind."""
+    template = task_templates().get(task.template)
+    return task.instructions.strip() or (template.instructions if template else "")

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 def rationale_messages(task: Assignment, *, first: bool = True) -> list[dict[str, Any]]:
     """The rationale, and, the first time it is shown, the expectation question."""
-    why = task_templates().get(task.template, {}).get("why", "")
+    template = task_templates().get(task.template)
+    why = template.why if template else ""
     title = task.title.lower()
     messages = [{"response": "utter_rationale", "task_title": title, "rationale": task.rationale, "why": why}]
     if first and task.expected_helpfulness is None:

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 from rasa_sdk.endpoint import create_app
 from sanic import response
 
+from data.library import require_valid
 from data.logging_setup import configure
 from data.settings import get_settings
 
@@ -41,6 +42,7 @@ def require_token(app, token: str) -> None:
 def main() -> None:
     settings = get_settings()
     configure(settings.log_level)
+    require_valid()  # a broken task library stops the server here, not mid-conversation
     if settings.action_server_token is None:
         raise SystemExit("ACTION_SERVER_TOKEN is not set: the action server must not run without it.")
     port = urlparse(settings.action_server_url).port or 5055

@@ -39,7 +39,8 @@ class ActionAskWorksheetAnswer(Action):
             if row is None:
                 return None, None
             step = worksheets.current_step(row)
-            intro = (worksheet_content(row.template) or {}).get("intro") if row.step == 0 else None
+            content = worksheet_content(row.template)
+            intro = content.intro if content and row.step == 0 else None
             return intro, step.question if step else None
 
         result = await store.run_or_apologise(dispatcher, self.name(), work)

@@ -16,6 +16,7 @@ from bot.desk_parts import CANCEL, PatientRef, TherapistView, button
 from data import assigning, audit, desk
 from data.db import run_in_thread
 from data.library import task_templates
+from data.library.schema import Template
 from data.schedule_words import parse_schedule
 from data.wording import content
 from messaging.rendering import Button, Reply
@@ -46,7 +47,7 @@ class AssignFlow:
 
     async def begin(self, therapist: TherapistView, patient: PatientRef, rest: str) -> list[Reply]:
         await self._save(therapist, {"step": "kind", "patient": patient.id, "name": patient.display_name})
-        kinds = [Button(t.get("name", key), button("asgtpl", key)) for key, t in task_templates().items()]
+        kinds = [Button(t.name, button("asgtpl", key)) for key, t in task_templates().items()]
         kinds.append(Button(_words()["custom_button"], button("asgtpl", CUSTOM)))
         return [Reply(_words()["kind"].format(name=patient.display_name), (*kinds, _cancel()))]
 
@@ -83,16 +84,16 @@ class AssignFlow:
             return [Reply(content()["desk_expired"])]
         step = answers.get("step")
         templates = task_templates()
-        template = templates.get(answers.get("template", ""), {})
+        template = templates.get(answers.get("template", ""))
         if verb == "asgtpl" and step == "kind" and (argument in templates or argument == CUSTOM):
             return await self._next(therapist, answers, "title", template=argument)
-        if verb == "asgtitle" and step == "title" and template.get("name"):
-            return await self._next(therapist, answers, "rationale", title=template["name"])
-        if verb == "asginstr" and step == "instructions" and template.get("instructions"):
-            return await self._next(therapist, answers, "minutes", instructions=template["instructions"])
+        if verb == "asgtitle" and step == "title" and template is not None:
+            return await self._next(therapist, answers, "rationale", title=template.name)
+        if verb == "asginstr" and step == "instructions" and template is not None:
+            return await self._next(therapist, answers, "minutes", instructions=template.instructions)
         if verb == "asgnoinstr" and step == "instructions":
             return await self._next(therapist, answers, "minutes", instructions="")
-        if verb == "asgmin" and step == "minutes" and argument in _MINUTE_CHOICES:
+        if verb == "asgmin" and step == "minutes" and argument in _minute_choices(template):
             return await self._next(therapist, answers, "schedule", minutes=int(argument))
         if verb == "asgsched" and step == "schedule" and argument in _SCHEDULE_CHOICES:
             return await self._next(therapist, answers, "confirm", schedule=_SCHEDULE_CHOICES[argument])
@@ -112,24 +113,25 @@ class AssignFlow:
     def _ask(self, answers: dict[str, Any], key: str) -> Reply:
         """The question for a step (or its "try again"), with the step's buttons."""
         words = _words()
-        template = task_templates().get(answers.get("template", ""), {})
+        template = task_templates().get(answers.get("template", ""))
         step = answers.get("step")
         text = words[key].format(
-            name=answers.get("name", ""),
-            why=template.get("why", "").strip(),
-            summary=_summary(answers) if step == "confirm" else "",
+            name=answers.get("name", ""), summary=_summary(answers) if step == "confirm" else ""
         )
         buttons: list[Button] = []
-        if step == "title" and template.get("name"):
-            buttons.append(Button(words["use_title"].format(title=template["name"]), button("asgtitle")))
-        if step == "rationale" and template.get("why"):
-            text += "\n\n" + words["library_line"].format(why=template["why"].strip())
+        if step == "title" and template is not None:
+            buttons.append(Button(words["use_title"].format(title=template.name), button("asgtitle")))
+        if step == "rationale" and template is not None:
+            text += "\n\n" + words["library_line"].format(why=template.why.strip())
         if step == "instructions":
-            if template.get("instructions"):
+            if template is not None:
+                text += "\n\n" + words["library_instructions"].format(
+                    instructions=template.instructions.strip(), example=template.example.strip()
+                )
                 buttons.append(Button(words["use_instructions"], button("asginstr")))
             buttons.append(Button(words["no_instructions"], button("asgnoinstr")))
         if step == "minutes":
-            buttons += [Button(m, button("asgmin", m)) for m in _MINUTE_CHOICES]
+            buttons += [Button(m, button("asgmin", m)) for m in _minute_choices(template)]
         if step == "schedule":
             buttons += [
                 Button(words["schedule_buttons"][k], button("asgsched", k)) for k in _SCHEDULE_CHOICES
@@ -180,6 +182,12 @@ class AssignFlow:
             return dict(row.answers) if row is not None and row.flow == self.FLOW else None
 
         return await run_in_thread(self._sessions, work)
+
+
+def _minute_choices(template: Template | None) -> tuple[str, ...]:
+    """The usual lengths, with the template's typical one first when it is another."""
+    typical = str(template.minutes) if template is not None else None
+    return _MINUTE_CHOICES if typical in (None, *_MINUTE_CHOICES) else (typical, *_MINUTE_CHOICES)
 
 
 def _summary(answers: dict[str, Any]) -> str:

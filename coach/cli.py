@@ -24,8 +24,10 @@ def _sessions():
 def cmd_plan(args: argparse.Namespace) -> int:
     from data.care_plans import apply_plan
     from data.db import transaction
+    from data.library import require_valid
     from data.plan_schema import PlanError, load_plan
 
+    require_valid()  # a plan is checked against the library, so the library first
     try:
         plan = load_plan(args.file)
     except PlanError as error:

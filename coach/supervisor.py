@@ -20,6 +20,7 @@ from coach.processes import (
     start_rasa,
     wait_until_up,
 )
+from data.library import require_valid
 from data.logging_setup import configure
 from data.settings import get_settings
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 def up(demo: bool = True) -> int:
     settings = get_settings()
+    require_valid()  # before a model is trained or a child started
     # Fresh tokens each run: Rasa's API and the action server are never open, and there is
     # nothing to configure.
     for name in ("rasa_token", "action_server_token"):

@@ -20,6 +20,7 @@ from bot.telegram_sender import TelegramSender
 from bot.terminal_chat import chat
 from bot.therapist_desk import TherapistDesk
 from data.db import make_engine, make_sessionmaker
+from data.library import require_valid
 from data.settings import Settings
 from messaging.delivery import Delivery, Outgoing
 from messaging.rasa_client import RasaClient
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 
 async def run(settings: Settings, *, terminal_patient: str | None = None) -> None:
+    require_valid()  # a broken task library stops the bot and scheduler before they start
     # The crisis net's learned half trains on first use (seconds; half a minute more the
     # first time, to embed its training messages): do it now, off the event loop, so the
     # first patient's message is not the one that waits.

@@ -190,6 +190,7 @@ class Worksheet(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"))
+    # The worksheet's kind in data/library/worksheets.yml, the one the task's template names.
     template: Mapped[str] = mapped_column(String(64))
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     step: Mapped[int] = mapped_column(Integer, default=0)

@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, StringConstraints
 from pydantic.fields import FieldInfo
 
-from data.library import task_templates, worksheet
+from data.library import task_templates
 from data.plan_schema import CarePlan, PlanError, parse_plan
 from data.settings import Settings
 
@@ -175,7 +175,7 @@ FIELDS: dict[str, Doc] = {
     ),
     "patients[].tasks[].instructions": Doc(
         'The steps, shown when the patient chooses "Do it now, with me" on a task without a guided '
-        "worksheet, and by some of the obstacle scripts. Empty: the template's name is shown."
+        "worksheet, and by some of the obstacle scripts. Empty: the template's instructions are shown."
     ),
     "patients[].tasks[].minutes": Doc(
         'About how long the task takes; shown in the patient\'s task list ("Thought record (10 min)").'
@@ -528,15 +528,16 @@ def templates_section() -> str:
         "after the therapist's own rationale. A template with a guided worksheet",
         "(`data/library/worksheets.yml`) is done in the chat one question at a time when the",
         'patient chooses "Do it now, with me"; for the others the bot shows the task\'s',
-        "`instructions`.",
+        "`instructions`, or the template's own when the task has none. Each template also has",
+        "a worked example and a typical length, for the therapist setting the task.",
         "",
-        "| `template` | Name | Guided worksheet | Why this kind of task helps |",
-        "| --- | --- | --- | --- |",
+        "| `template` | Name | Guided worksheet | Typical minutes | Why this kind of task helps |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for key, template in task_templates().items():
-        why = " ".join(str(template.get("why", "")).split())
-        sheet = "yes" if worksheet(key) else "no"
-        lines.append(f"| `{key}` | {_cell(template['name'])} | {sheet} | {_cell(why)} |")
+        why = " ".join(template.why.split())
+        sheet = f"`{template.worksheet}`" if template.worksheet else "no"
+        lines.append(f"| `{key}` | {_cell(template.name)} | {sheet} | {template.minutes} | {_cell(why)} |")
     return "\n".join(lines) + "\n"
 
 

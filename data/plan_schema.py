@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +20,8 @@ from pydantic import (
 )
 
 from data.library import task_templates
+from data.validation_errors import not_valid_yaml
+from data.validation_errors import problems as listed_problems
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -151,25 +152,6 @@ class PlanError(Exception):
         self.problems = problems
 
 
-def _path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _message(error: Mapping[str, Any]) -> str:
-    if error["type"] == "missing":
-        return "field required"
-    if error["type"] == "extra_forbidden":
-        return "unknown field"
-    msg: str = error["msg"].removeprefix("Value error, ")
-    return msg[:1].lower() + msg[1:]
-
-
 def _cross_checks(plan: CarePlan) -> list[str]:
     problems: list[str] = []
     therapist_ids = [t.id for t in plan.therapists]
@@ -203,9 +185,7 @@ def parse_plan(raw: Any) -> CarePlan:
     try:
         plan = CarePlan.model_validate(raw)
     except ValidationError as exc:
-        raise PlanError(
-            [f"{_path(e['loc'])}: {_message(e)}" for e in exc.errors(include_url=False)]
-        ) from None
+        raise PlanError(listed_problems(exc)) from None
     problems = _cross_checks(plan)
     if problems:
         raise PlanError(problems)
@@ -220,7 +200,5 @@ def load_plan(path: str | Path) -> CarePlan:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise PlanError([f"(file): not valid YAML{where}"]) from None
+        raise PlanError([f"(file): {not_valid_yaml(exc)}"]) from None
     return parse_plan(raw)

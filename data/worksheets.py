@@ -11,36 +11,21 @@ from sqlalchemy.orm import Session
 
 from data import checkins
 from data.library import worksheet as worksheet_content
+from data.library import worksheet_kind
+from data.library.schema import Step
 from data.models import Assignment, Worksheet, utcnow
 
 OPEN = ("in_progress", "resting")
 
 
-@dataclass(frozen=True)
-class Step:
-    key: str
-    question: str
-    scale: tuple[int, int] | None
-    pause_after: bool
-    pause_message: str | None
-
-
-def steps(template: str) -> list[Step]:
-    content = worksheet_content(template) or {}
-    return [
-        Step(
-            s["key"],
-            s["question"],
-            tuple(s["scale"]) if s.get("scale") else None,
-            bool(s.get("pause_after")),
-            s.get("pause_message"),
-        )
-        for s in content.get("steps", [])
-    ]
+def steps(kind: str) -> list[Step]:
+    content = worksheet_content(kind)
+    return list(content.steps) if content else []
 
 
 def has_worksheet(template: str) -> bool:
-    return bool(steps(template))
+    """Whether a kind of task (a template id) is done with an in-chat worksheet."""
+    return worksheet_kind(template) is not None
 
 
 def open_worksheet(*, session: Session, patient_id: str) -> Worksheet | None:
@@ -64,10 +49,13 @@ def start(*, session: Session, patient_id: str, assignment: Assignment) -> Works
     if existing is not None:
         existing.status = "in_progress"
         return existing
+    kind = worksheet_kind(assignment.template)
+    if kind is None:
+        raise ValueError(f"template {assignment.template!r} has no worksheet")
     row = Worksheet(
         patient_id=patient_id,
         assignment_id=assignment.id,
-        template=assignment.template,
+        template=kind,
         answers={},
         step=0,
         status="in_progress",
@@ -123,7 +111,8 @@ def answer(*, session: Session, worksheet_id: int, text: str, dedupe_key: str) -
 
 
 def done_message(row: Worksheet) -> str:
-    template: str = (worksheet_content(row.template) or {}).get("done", "Saved.")
+    content = worksheet_content(row.template)
+    template = content.done if content else "Saved."
     try:
         return template.format(**row.answers)
     except (KeyError, IndexError, ValueError):

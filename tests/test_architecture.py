@@ -114,8 +114,10 @@ DATA_LAYERS = {
     "content": {
         "data.wording",
         "data.library",
+        "data.library.schema",
         "data.plan_schema",
         "data.timeparse",
+        "data.validation_errors",
         "data.zones",
         "data.schedule_words",
         "data.planner",

@@ -112,3 +112,13 @@ def test_a_plan_without_time_zones_takes_the_installations_default(db_url, tmp_p
     engine.dispose()
     assert clinic_zone == "America/New_York"
     assert zones == {"p-100": "America/New_York", "p-200": "Asia/Tokyo"}
+
+
+def test_validate_refuses_a_task_with_an_unknown_template(db_url, tmp_path):
+    raw = yaml.safe_load((FIXTURES / "plan.yml").read_text())
+    raw["patients"][1]["tasks"][0]["template"] = "no_such_template"
+    bad = tmp_path / "unknown-template.yml"
+    bad.write_text(yaml.safe_dump(raw))
+    result = coach(db_url, "plan", "validate", str(bad))
+    assert result.returncode == 1
+    assert "patients[1].tasks[0].template: unknown template 'no_such_template'" in result.stderr

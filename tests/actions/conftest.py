@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 import actions.store
+from actions.worksheets import ValidateWorksheetForm
 from data.care_plans import apply_plan
 from data.db import transaction
 from data.models import Assignment, Patient, utcnow
@@ -80,3 +81,11 @@ def responses(messages: list[dict]) -> list[str]:
 
 def slots_set(events: list[dict]) -> dict[str, Any]:
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def answer_worksheet(sender: str, text: str, slots: dict[str, Any] | None = None):
+    """(slots the form sets, dispatcher) after one answer to the open worksheet."""
+    form = ValidateWorksheetForm()
+    dispatcher = CollectingDispatcher()
+    t = tracker(sender, text, "inform", slots=slots)
+    return asyncio.run(form.validate_worksheet_answer(text, dispatcher, t, {})), dispatcher

@@ -163,7 +163,7 @@ def test_rationale_on_request_and_the_expectation_once(linked, sessions):
         ActionExplainRationale(), tracker(linked["p-100"], "why am i doing this", "ask_rationale")
     )
     assert responses(messages) == ["utter_rationale", "utter_ask_expectation"]
-    assert messages[0]["why"] == task_templates()["thought_record"]["why"]
+    assert messages[0]["why"] == task_templates()["thought_record"].why
     t = tracker(
         linked["p-100"],
         '/expect{"rating":"2"}',

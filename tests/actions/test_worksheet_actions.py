@@ -13,6 +13,7 @@ from actions.worksheets import (
 from data.library import worksheet
 from data.models import Worksheet
 from data.report import build_report
+from tests.actions.conftest import answer_worksheet as answer
 from tests.actions.conftest import responses, run, slots_set, tracker
 
 THOUGHT_RECORD = [
@@ -27,13 +28,6 @@ THOUGHT_RECORD = [
 ]
 
 
-def answer(sender, text, slots=None):
-    form = ValidateWorksheetForm()
-    dispatcher = CollectingDispatcher()
-    t = tracker(sender, text, "inform", slots=slots)
-    return asyncio.run(form.validate_worksheet_answer(text, dispatcher, t, {})), dispatcher
-
-
 def test_a_thought_record_in_the_chat_saved_answer_by_answer(linked, sessions):
     sender = linked["p-100"]
     events, messages = run(
@@ -44,8 +38,8 @@ def test_a_thought_record_in_the_chat_saved_answer_by_answer(linked, sessions):
     thought_record = worksheet("thought_record")  # data/library/worksheets.yml, clinic-editable
     assert responses(messages) == ["utter_worksheet_question"] * 2
     assert [m["question"] for m in messages] == [
-        thought_record["intro"],
-        thought_record["steps"][0]["question"],
+        thought_record.intro,
+        thought_record.steps[0].question,
     ]
 
     for text in THOUGHT_RECORD[:3]:
@@ -65,7 +59,7 @@ def test_a_thought_record_in_the_chat_saved_answer_by_answer(linked, sessions):
         ActionFinishWorksheet(), tracker(sender, "45", "inform", slots={"worksheet_answer": "complete"})
     )
     assert responses(messages) == ["utter_worksheet_done"]
-    assert messages[0]["message"] == thought_record["done"].format(intensity=80, rerating=45)
+    assert messages[0]["message"] == thought_record.done.format(intensity=80, rerating=45)
     with sessions() as session:
         [report] = build_report(session=session, patient_id="p-100")
     [checkin] = report["checkins"]
@@ -82,7 +76,7 @@ def test_stopped_worksheets_resume_where_they_left_off(linked, sessions):
     events, _ = run(ActionResumeWorksheet(), tracker(sender, "carry on", "resume"))
     assert slots_set(events)["worksheet_active"] is True
     _, messages = run(ActionAskWorksheetAnswer(), tracker(sender, "carry on", "resume"))
-    assert [m["question"] for m in messages] == [worksheet("thought_record")["steps"][2]["question"]]
+    assert [m["question"] for m in messages] == [worksheet("thought_record").steps[2].question]
     # Starting the same task again continues the open worksheet, it doesn't start over.
     run(ActionDoNow(), tracker(sender, "/do_now", "do_now", slots={"task_id": "thought-record"}))
     with sessions() as session:

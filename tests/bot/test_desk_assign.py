@@ -32,10 +32,10 @@ def test_assign_a_library_task_with_the_therapists_own_rationale(conversation, s
     [kinds] = run(conversation.on_command(TESS, "assign", "Jo", "k1"))
     assert is_response(kinds.text, "assign.kind")
     template = task_templates()["worry_time"]
-    [title_q] = run(conversation.on_button(TESS, _payload(kinds, template["name"]), "k2"))
+    [title_q] = run(conversation.on_button(TESS, _payload(kinds, template.name), "k2"))
     [why_q] = run(conversation.on_button(TESS, title_q.buttons[0].payload, "k3"))  # the library's name
     # The library's line is offered to copy and edit, never taken without typing.
-    assert template["why"].split()[0] in why_q.text
+    assert template.why.strip() in why_q.text
     assert [b.payload for b in why_q.buttons] == ["bw:d:cancel"]
     [too_short] = run(conversation.on_text(TESS, "ok", "k4"))
     assert is_response(too_short.text.split("\n\n")[0], "assign.rationale_bad")
