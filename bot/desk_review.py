@@ -196,7 +196,8 @@ def _task_line(task: dict[str, Any], checkins: list[dict[str, Any]], words: dict
     mine = [c for c in checkins if c["task_id"] == task["id"]]
     helped = [c["helpfulness"] for c in mine if c.get("helpfulness") is not None]
     hard = [c["difficulty"] for c in mine if c.get("difficulty") is not None]
-    planned = task.get("planned", 0)
+    # Still open (due, but within the time to answer) is not counted yet, in the rate or here.
+    planned = task.get("planned", 0) - task.get("open", 0)
     line = words["task"].format(
         title=task["title"],
         done=task.get("done", 0),
@@ -210,6 +211,8 @@ def _task_line(task: dict[str, Any], checkins: list[dict[str, Any]], words: dict
         extras.append(words["task_no_response"].format(count=task["no_response"]))
     if task.get("skipped"):
         extras.append(words["task_skipped"].format(count=task["skipped"]))
+    if task.get("open"):
+        extras.append(words["task_open"].format(count=task["open"]))
     expected = task.get("expected_helpfulness")
     if expected is not None or helped:
         extras.append(
@@ -227,7 +230,7 @@ def _task_line(task: dict[str, Any], checkins: list[dict[str, Any]], words: dict
 
 def _patient_line(patient: PatientRef, week: dict[str, Any], zone: ZoneInfo) -> str:
     words = content()["patients_list"]
-    planned = sum(t.get("planned", 0) for t in week["tasks"] if t.get("active", True))
+    planned = sum(t.get("planned", 0) - t.get("open", 0) for t in week["tasks"] if t.get("active", True))
     done = sum(t.get("done", 0) for t in week["tasks"] if t.get("active", True))
     heard = [c["reported_at"] for c in week["checkins"] if c.get("reported_at")]
     last = _day_format(zone)(_parse(max(heard))) if heard else words["not_this_week"]

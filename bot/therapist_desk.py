@@ -32,6 +32,7 @@ from bot.desk_parts import (
     ref,
 )
 from bot.desk_review import DeskReview
+from bot.desk_tasks import TasksDesk
 from data import audit, desk, digest, invites, patients
 from data.db import run_in_thread
 from data.models import utcnow
@@ -57,9 +58,11 @@ class TherapistDesk:
         )
         reading = DeskReview(sessions=sessions)
         self._assign = AssignFlow(sessions=sessions)
+        self._tasks = TasksDesk(sessions=sessions)
         self._about: dict[str, About] = {
             "review": reading.review,
             "assign": self._assign.begin,
+            "tasks": self._tasks.show,
             "session": self._mark_session,
             "export": reading.export,
         }
@@ -118,6 +121,8 @@ class TherapistDesk:
             return await self._invite.answer(therapist, under_way[1], text)
         if under_way is not None and under_way[0] == AssignFlow.FLOW:
             return await self._assign.answer(therapist, under_way[1], text)
+        if under_way is not None and under_way[0] == TasksDesk.FLOW:
+            return await self._tasks.answer(therapist, under_way[1], text)
         return [Reply(say("therapist_help"))]
 
     async def on_button(self, therapist: TherapistView, data: str) -> list[Reply]:
@@ -132,6 +137,8 @@ class TherapistDesk:
             return await self._invite.press(therapist, verb, argument)
         if verb in AssignFlow.BUTTONS:
             return await self._assign.press(therapist, verb, argument)
+        if verb in TasksDesk.BUTTONS:
+            return await self._tasks.press(therapist, verb, argument)
         if verb in self._about:
             patient = await self._by_token(therapist, verb, argument)
             if patient is None:
@@ -143,7 +150,7 @@ class TherapistDesk:
 
     async def menu(self, therapist: TherapistView) -> list[Reply]:
         labels = content()["desk_buttons"]
-        order = ["patients", "invite", "assign", "review", "session", "export"]
+        order = ["patients", "invite", "assign", "tasks", "review", "session", "export"]
         offered = [v for v in order if v in self._about or v in self._plain]
         return [Reply(say("desk_menu"), tuple(Button(labels[v], button("go", v)) for v in offered))]
 

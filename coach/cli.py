@@ -79,6 +79,7 @@ def _until(value: str | None) -> dt.datetime | None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from data import audit
     from data.db import transaction
     from data.report import build_report
 
@@ -90,6 +91,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             since=_since(args.since),
             until=_until(args.until),
         )
+        # Read from the server: the audit says so, as it does for a therapist's /review.
+        for patient in report:
+            audit.record(session=session, actor=audit.CLI, action="report", patient_id=patient["patient_id"])
     if args.patient and not report:
         print(f"No patient with id {args.patient!r}.", file=sys.stderr)
         return 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import re
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -56,3 +58,80 @@ def assign_task(
     )
     audit.record(session=session, actor=actor, action="assign", patient_id=patient_id, detail=row.task_id)
     return row
+
+
+# --- changes to a task from the desk: /tasks -------------------------------------------------
+
+CHANGES = ("pause", "resume", "smaller", "end", "rationale")
+
+
+def task_token(therapist_id: str, assignment_id: int) -> str:
+    """What a /tasks button carries for a task: meaningless outside this therapist's desk."""
+    return hashlib.sha256(f"{therapist_id}\x00task\x00{assignment_id}".encode()).hexdigest()[:12]
+
+
+def own_tasks(*, session: Session, therapist_id: str, patient_id: str) -> list[Assignment]:
+    """The patient's tasks, if the patient is theirs; ended ones last."""
+    query = (
+        select(Assignment)
+        .join(Patient, Patient.id == Assignment.patient_id)
+        .where(Patient.id == patient_id, Patient.therapist_id == therapist_id, Patient.erased_at.is_(None))
+        .order_by(Assignment.id)
+    )
+    return sorted(session.scalars(query), key=lambda a: is_ended(a))
+
+
+def task_by_token(*, session: Session, therapist_id: str, token: str) -> Assignment | None:
+    query = (
+        select(Assignment)
+        .join(Patient, Patient.id == Assignment.patient_id)
+        .where(Patient.therapist_id == therapist_id, Patient.erased_at.is_(None))
+    )
+    return next((a for a in session.scalars(query) if task_token(therapist_id, a.id) == token), None)
+
+
+def is_ended(task: Assignment) -> bool:
+    return not task.active and task.end is not None and task.end <= utcnow().date()
+
+
+def change_task(
+    *, session: Session, therapist_id: str, task: Assignment, change: str, rationale: str = ""
+) -> bool:
+    """One change, with its history row (the old values kept) and an audit row; False when it
+    doesn't apply (resuming a running task, making a 1-minute task smaller...)."""
+    today = utcnow().astimezone(ZoneInfo(task.patient.timezone)).date()
+    wanted: dict[str, Any]
+    if change == "pause" and task.active:
+        wanted = {"active": False}
+    elif change == "resume" and not task.active and not is_ended(task):
+        wanted = {"active": True}
+    elif change == "smaller" and not is_ended(task) and (task.minutes or 10) > 2:
+        wanted = {"minutes": max(2, (task.minutes or 10) // 2)}
+    elif change == "end" and not is_ended(task):
+        wanted = {"active": False, "end": today - dt.timedelta(days=1)}
+    elif change == "rationale" and rationale.strip() and not is_ended(task):
+        wanted = {"rationale": rationale.strip()}
+    else:
+        return False
+    before = {name: getattr(task, name) for name in wanted}
+    for name, value in wanted.items():
+        setattr(task, name, value)
+    actor = audit.therapist_actor(therapist_id)
+    task_changes.record(
+        session=session, assignment_id=task.id, actor=actor, action=change, before=before, after=wanted
+    )
+    audit.record(
+        session=session, actor=actor, action=f"task_{change}", patient_id=task.patient_id, detail=task.task_id
+    )
+    return True
+
+
+def own_task(*, session: Session, therapist_id: str, assignment_id: int) -> Assignment | None:
+    """The task, if it belongs to one of the therapist's patients."""
+    return session.scalar(
+        select(Assignment)
+        .join(Patient, Patient.id == Assignment.patient_id)
+        .where(
+            Assignment.id == assignment_id, Patient.therapist_id == therapist_id, Patient.erased_at.is_(None)
+        )
+    )

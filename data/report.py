@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from data import occurrences, planner
+from data import occurrences, planner, task_changes
 from data.models import Assignment, Barrier, CheckIn, Patient, SafetyEvent, Worksheet, utcnow
 from data.nudge_log import ANSWER_WINDOW
 from data.safety_events import crisis_quiet_windows
@@ -34,16 +34,21 @@ def _local_midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
 
 
 def counted_period(
-    patient: Patient, task: Assignment, since: dt.datetime | None, until: dt.datetime
+    patient: Patient,
+    task: Assignment,
+    since: dt.datetime | None,
+    until: dt.datetime,
+    stopped_at: dt.datetime | None = None,
 ) -> tuple[dt.datetime, dt.datetime] | None:
     """[from, until) in which the task's planned occurrences count, or None.
 
     From the latest of `since`, the task's start and the patient's consent (no nudge
     reaches a patient before they link and consent); until the earliest of `until`
-    (at most now), the end of the task's last day, discharge and erasure. A task taken
-    off the plan without an end date counts nothing: when it stopped isn't recorded.
+    (at most now), the end of the task's last day, discharge and erasure, and, for a task
+    not running now, when it stopped (`stopped_at`, from its history). One stopped before
+    tasks had a history (no `stopped_at`, no end date) counts nothing: when isn't known.
     """
-    if patient.consented_at is None or (not task.active and task.end is None):
+    if patient.consented_at is None or (not task.active and task.end is None and stopped_at is None):
         return None
     zone = ZoneInfo(patient.timezone)
     starts = [patient.consented_at] + [s for s in (since,) if s is not None]
@@ -52,6 +57,8 @@ def counted_period(
     ends = [until] + [e for e in (patient.discharged_at, patient.erased_at) if e is not None]
     if task.end is not None:
         ends.append(_local_midnight(task.end + dt.timedelta(days=1), zone))
+    if not task.active and stopped_at is not None:
+        ends.append(stopped_at)
     start, end = max(starts), min(ends)
     return (start, end) if start < end else None
 
@@ -180,7 +187,12 @@ def patient_report(
     extra: set[int] = set()
     answers: dict[int, dt.datetime] = {}  # check-in id -> the occurrence it answers
     for t in tasks:
-        periods[t.id] = period = counted_period(patient, t, since, end)
+        # Paused by the therapist and resumed: those occurrences were skipped, as in a
+        # patient's own pause; still paused: counted until it stopped.
+        stops = task_changes.inactive_windows(session=session, assignment_id=t.id)
+        stopped_at = stops[-1][0] if stops and stops[-1][1] is None else None
+        task_pauses = [(a, b) for a, b in stops if b is not None]
+        periods[t.id] = period = counted_period(patient, t, since, end, stopped_at)
         result = occurrences.settle(
             _planned_times(session, patient, t, period),
             [
@@ -191,7 +203,7 @@ def patient_report(
             now=now,
             answer_window=ANSWER_WINDOW,
             timezone=patient.timezone,
-            pauses=pauses,
+            pauses=[*pauses, *task_pauses],
             crisis_quiet=crisis_quiet,
         )
         settled[t.id] = result.occurrences

@@ -44,3 +44,20 @@ def history(*, session: Session, assignment_id: int) -> list[AssignmentChange]:
             .order_by(AssignmentChange.at, AssignmentChange.id)
         )
     )
+
+
+def inactive_windows(*, session: Session, assignment_id: int) -> list[tuple[dt.datetime, dt.datetime | None]]:
+    """When the task was paused, taken off a plan or ended, from its history: [from, to),
+    `to` None while it still is. A task without history (older rows) has none to show."""
+    windows: list[tuple[dt.datetime, dt.datetime | None]] = []
+    stopped: dt.datetime | None = None
+    for change in history(session=session, assignment_id=assignment_id):
+        active = change.after.get("active")
+        if active is False and stopped is None:
+            stopped = change.at
+        elif active is True and stopped is not None:
+            windows.append((stopped, change.at))
+            stopped = None
+    if stopped is not None:
+        windows.append((stopped, None))
+    return windows

@@ -42,3 +42,7 @@ def test_audit_lists_desk_and_cli_actions_and_filters(db_url, tmp_path):
     only_jo = coach(db_url, "audit", "--patient", "p-200").stdout.splitlines()[1:]
     assert len(only_jo) == 1 and "\tcli\t" in only_jo[0]
     assert len(coach(db_url, "audit", "--limit", "1").stdout.splitlines()) == 2
+    # A report read from the server is in the audit too, one row per patient in it.
+    assert coach(db_url, "report", "--patient", "p-100").returncode == 0
+    last = coach(db_url, "audit", "--limit", "1").stdout.splitlines()[1].split("\t")
+    assert (last[1], last[2], last[3]) == ("cli", "report", "p-100")

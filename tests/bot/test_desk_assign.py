@@ -110,3 +110,38 @@ def test_assign_never_reaches_another_therapists_patient(conversation, sessions)
         assert session.get(DeskStep, "t-test") is None
         refusals = session.scalars(select(AuditEvent).where(AuditEvent.allowed.is_(False))).all()
         assert [(r.actor, r.action) for r in refusals] == [("therapist:t-test", "assign")]
+
+
+def test_tasks_pause_resume_smaller_new_rationale_and_end_with_history(conversation, sessions):  # noqa: F811
+    head, task = run(conversation.on_command(TESS, "tasks", "Alex", "k1"))
+    assert is_response(head.text, "tasks.head") and "Thought record" in task.text
+    assert [b.title for b in task.buttons] == ["Pause", "Make it smaller", "New rationale", "End it"]
+    [paused] = run(conversation.on_button(TESS, _payload(task, "Pause"), "k2"))
+    assert _payload(paused, "Resume")
+    [resumed] = run(conversation.on_button(TESS, _payload(paused, "Resume"), "k3"))
+    [smaller] = run(conversation.on_button(TESS, _payload(resumed, "Make it smaller"), "k4"))
+    [ask] = run(conversation.on_button(TESS, _payload(smaller, "New rationale"), "k5"))
+    assert "Writing the thought down slows it" in ask.text  # the current one, shown
+    new = "Alex, catching the thought on paper gives you a moment before it decides for you."
+    [changed] = run(conversation.on_text(TESS, new, "k6"))
+    assert new in changed.text
+    [ended] = run(conversation.on_button(TESS, _payload(changed, "End it"), "k7"))
+    assert ended.buttons == ()
+    # An ended task's old buttons do nothing more.
+    [late] = run(conversation.on_button(TESS, _payload(changed, "Pause"), "k8"))
+    assert is_response(late.text, "tasks.not_now")
+    with sessions() as session:
+        row = session.scalar(select(Assignment).where(Assignment.patient_id == "p-100"))
+        assert (row.active, row.minutes, row.rationale) == (False, 5, new)
+        history = task_changes.history(session=session, assignment_id=row.id)
+        assert [h.action for h in history] == ["assigned", "pause", "resume", "smaller", "rationale", "end"]
+        rationale_change = history[4]
+        assert rationale_change.before["rationale"].startswith("Writing the thought down slows it")
+        assert rationale_change.actor == "therapist:t-test"
+    # Another therapist's button for the task reaches nothing.
+    from data.assigning import task_token
+
+    [forged] = run(conversation.on_button(OLA, f"bw:d:tkresume:{task_token('t-other', row.id)}", "k9"))
+    assert is_response(forged.text, "desk_expired")
+    [forged] = run(conversation.on_button(OLA, _payload(task, "Pause"), "k10"))
+    assert is_response(forged.text, "desk_expired")

@@ -81,8 +81,9 @@ def test_one_chat_is_spaced_by_the_per_chat_limit():
         assert outcomes == ["delivered"] * 20
         assert api.count_429() == 0
         assert [m["text"] for m in api.sent(chat)] == [f"m{i}" for i in range(20)]  # in order
-        # A three-part reply isn't held back (one per 1/rate would take 2/rate = 0.8 s)...
-        assert done[burst - 1] < 0.5
+        # A three-part reply isn't held back: its three go closer together than one spacing
+        # (measured between them, not from the start, which a busy machine can delay)...
+        assert done[burst - 1] - done[0] < 1 / rate
         # ...but no stretch of time holds more than the burst plus the rate allows...
         for i in range(20):
             for j in range(i + 1, 20):
@@ -118,8 +119,8 @@ def test_many_chats_go_at_the_overall_rate_and_take_turns():
         position = {text: i for i, (_, text) in enumerate(_send_order(api))}
         assert max(position[f"{c}-0"] for c in chats) < min(position[f"{c}-2"] for c in chats) + IN_FLIGHT
         for c in chats:
-            assert position[f"{c}-1"] - position[f"{c}-0"] >= len(chats) // 2
-            assert position[f"{c}-2"] - position[f"{c}-1"] >= len(chats) // 2
+            assert position[f"{c}-1"] - position[f"{c}-0"] >= len(chats) // 2 - IN_FLIGHT
+            assert position[f"{c}-2"] - position[f"{c}-1"] >= len(chats) // 2 - IN_FLIGHT
         assert all(len(api.sent(c)) == 3 for c in chats)
 
 

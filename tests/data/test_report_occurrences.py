@@ -122,3 +122,51 @@ def test_a_spontaneous_checkin_before_the_days_occurrence_answers_it():
     )
     assert [o.checkin_id for o in again.occurrences] == [None, 1] and again.extra == [3]
     assert again.occurrences[0].status == "no_response"
+
+
+def _task_paused(sessions, paused: dt.datetime, resumed: dt.datetime | None) -> None:
+    """The therapist paused Alex's task (and maybe resumed it), as /tasks records it."""
+    from data import task_changes
+    from data.models import AssignmentChange
+
+    with transaction(sessions) as session:
+        task = session.scalar(select(Assignment).where(Assignment.task_id == "thought-record"))
+        task.active = resumed is not None
+        for row in session.scalars(select(AssignmentChange)):  # the plan's "assigned", back then
+            row.at = at(1, 0)
+        for action, moment, active in (("pause", paused, False), ("resume", resumed, True)):
+            if moment is None:
+                continue
+            task_changes.record(
+                session=session,
+                assignment_id=task.id,
+                actor="therapist:t-test",
+                action=action,
+                before={"active": not active},
+                after={"active": active},
+            )
+            session.flush()
+            row = session.scalars(select(AssignmentChange).order_by(AssignmentChange.id.desc())).first()
+            row.at = moment
+
+
+def test_a_task_paused_and_resumed_by_the_therapist_skips_what_fell_between(sessions):
+    scenario.seed(sessions)
+    _task_paused(sessions, at(19, 12), at(21, 12))
+    with sessions() as session:
+        [alex] = build_report(session=session, patient_id="p-100", now=NOW)
+    [task] = alex["tasks"]
+    # Nov 20, unanswered before, fell in the therapist's pause: skipped, not no response.
+    assert (task["planned"], task["skipped"], task["no_response"], task["open"]) == (10, 3, 1, 1)
+    assert task["completion_rate"] == round(3.5 / 9, 3)
+
+
+def test_a_task_still_paused_counts_until_it_stopped(sessions):
+    scenario.seed(sessions)
+    _task_paused(sessions, at(19, 12), None)
+    with sessions() as session:
+        [alex] = build_report(session=session, patient_id="p-100", now=NOW)
+    [task] = alex["tasks"]
+    # Nov 20 and Nov 23 come after the pause: not planned; what came before still counts.
+    assert (task["planned"], task["done"], task["no_response"], task["open"]) == (8, 3, 1, 0)
+    assert task["completion_rate"] == round(3.5 / 8, 3)

@@ -1,0 +1,116 @@
+"""/tasks NAME: a patient's tasks, each with buttons to pause, resume, make smaller, give a
+new rationale or end. Every change is a history row (the old values kept) and an audit row
+(data/assigning.py); the scheduler follows the rows at its next look."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.desk_parts import CANCEL, PatientRef, TherapistView, button
+from data import assigning, audit, desk
+from data.db import run_in_thread
+from data.models import Assignment
+from data.wording import content
+from messaging.rendering import Button, Reply
+
+_RATIONALE_MIN = 10
+_RATIONALE_MAX = 1500
+
+
+def _words() -> dict[str, Any]:
+    found: dict[str, Any] = content()["tasks"]
+    return found
+
+
+class TasksDesk:
+    FLOW = "rationale"
+    BUTTONS = tuple(f"tk{change}" for change in assigning.CHANGES)
+
+    def __init__(self, *, sessions: sessionmaker[Session]):
+        self._sessions = sessions
+
+    async def show(self, therapist: TherapistView, patient: PatientRef, rest: str) -> list[Reply]:
+        def work(session: Session) -> list[Reply]:
+            tasks = assigning.own_tasks(session=session, therapist_id=therapist.id, patient_id=patient.id)
+            audit.record(session=session, actor=therapist.actor, action="tasks", patient_id=patient.id)
+            return [_task_reply(therapist, task) for task in tasks]
+
+        replies = await run_in_thread(self._sessions, work)
+        head = Reply(_words()["head" if replies else "none"].format(name=patient.display_name))
+        return [head, *replies]
+
+    async def press(self, therapist: TherapistView, verb: str, token: str) -> list[Reply]:
+        change = verb.removeprefix("tk")
+
+        def work(session: Session) -> Reply:
+            task = assigning.task_by_token(session=session, therapist_id=therapist.id, token=token)
+            if task is None:
+                audit.record(
+                    session=session,
+                    actor=therapist.actor,
+                    action=f"task_{change}",
+                    allowed=False,
+                    detail="unknown button",
+                )
+                return Reply(content()["desk_expired"])
+            if change == "rationale":
+                # The new words are typed next; the step remembers which task.
+                desk.set_step(
+                    session=session, therapist_id=therapist.id, flow=self.FLOW, answers={"task": task.id}
+                )
+                return Reply(
+                    _words()["rationale_ask"].format(title=task.title, rationale=task.rationale),
+                    (Button(content()["desk_buttons"]["cancel"], CANCEL),),
+                )
+            if not assigning.change_task(
+                session=session, therapist_id=therapist.id, task=task, change=change
+            ):
+                return Reply(_words()["not_now"].format(title=task.title))
+            return _task_reply(therapist, task, _words()["done"][change])
+
+        return [await run_in_thread(self._sessions, work)]
+
+    async def answer(self, therapist: TherapistView, answers: dict[str, Any], text: str) -> list[Reply]:
+        """The new rationale, typed."""
+        words = " ".join(text.split())
+        if not _RATIONALE_MIN <= len(words) <= _RATIONALE_MAX:
+            return [Reply(_words()["rationale_bad"], (Button(content()["desk_buttons"]["cancel"], CANCEL),))]
+
+        def work(session: Session) -> Reply:
+            desk.clear_step(session=session, therapist_id=therapist.id)
+            # Found again through the therapist's own patients: the step's id is not trusted alone.
+            task = assigning.own_task(
+                session=session, therapist_id=therapist.id, assignment_id=int(answers["task"])
+            )
+            if task is None or not assigning.change_task(
+                session=session, therapist_id=therapist.id, task=task, change="rationale", rationale=text
+            ):
+                return Reply(content()["desk_expired"])
+            return _task_reply(therapist, task, _words()["done"]["rationale"])
+
+        return [await run_in_thread(self._sessions, work)]
+
+
+def _task_reply(therapist: TherapistView, task: Assignment, note: str = "") -> Reply:
+    words = _words()
+    if assigning.is_ended(task):
+        state = words["state"]["ended"]
+    else:
+        state = words["state"]["active" if task.active else "paused"]
+    schedule = task.schedule or {}
+    if "times_per_week" in schedule:
+        when = words["per_week"].format(count=schedule["times_per_week"])
+    else:
+        when = words["on_days"].format(days=" ".join(schedule.get("days", [])), at=schedule.get("at", ""))
+    text = words["task"].format(
+        title=task.title, state=state, when=when, minutes=task.minutes or "?", rationale=task.rationale
+    )
+    if note:
+        text = f"{note}\n{text}"
+    if assigning.is_ended(task):
+        return Reply(text)
+    token = assigning.task_token(therapist.id, task.id)
+    offered = ["tkpause" if task.active else "tkresume", "tksmaller", "tkrationale", "tkend"]
+    return Reply(text, tuple(Button(words["buttons"][verb], button(verb, token)) for verb in offered))
