@@ -33,6 +33,8 @@ from bot.nudge_settings import COMMANDS as NUDGE_COMMANDS
 from bot.nudge_settings import NudgeSettings
 from bot.people import PatientView, Sender, hear_from
 from bot.reassurance import is_reassurance
+from bot.routine_setup import PREFIX as ROUTINE_PREFIX
+from bot.routine_setup import RoutineSetup
 from bot.therapist_desk import TherapistDesk
 from data import safety_events
 from data.db import is_transient, run_in_thread
@@ -104,7 +106,8 @@ class Conversation:
         self.care = CrisisCare(sessions=sessions, rasa=rasa)
         # What /forget leaves to clear outside our database; the bot's loop runs its retries.
         self.erasures = Erasures(sessions=sessions, tracker_url=rasa_tracker_url, clear_chat=clear_chat)
-        self._linking = Linking(sessions=sessions, dialogue=self._dialogue)
+        self._routine = RoutineSetup(sessions=sessions)
+        self._linking = Linking(sessions=sessions, dialogue=self._dialogue, routine=self._routine)
         self.desk = desk or TherapistDesk(sessions=sessions, invite_ttl_days=invite_ttl_days)
         forgetting = Forgetting(sessions=sessions, erasures=self.erasures)
         nudges = NudgeSettings(sessions=sessions)
@@ -179,6 +182,10 @@ class Conversation:
             return [Reply(say("discharged"))]
         if not patient.consented:
             return [self._linking.consent_prompt(patient)]
+        if patient.routine_step is not None:
+            return await self._routine_then_greet(
+                patient, await self._routine.answer(patient, patient.routine_step, text), key
+            )
         if is_reassurance(text) and await self._second_check_due(patient):
             return [self._second_check()]
         # The patient's words go to Rasa as typed; "/intent" strings typed by hand
@@ -215,6 +222,8 @@ class Conversation:
             return [Reply(say("unlinked"))]
         if risk_answer is not None:
             return await self.care.answered(patient, *risk_answer, key)
+        if data.startswith(ROUTINE_PREFIX) and patient.consented and not patient.discharged:
+            return await self._routine_then_greet(patient, await self._routine.press(patient, data), key)
         if data.startswith("bw:"):
             press = self._buttons.get(data)
             return await press(patient, key) if press is not None else [Reply(say("button_expired"))]
@@ -244,6 +253,14 @@ class Conversation:
         return [Reply(say("unlinked" if patient is None else "not_text"))]
 
     # --- steps --------------------------------------------------------------------
+
+    async def _routine_then_greet(
+        self, patient: PatientView, asked: list[Reply] | None, key: str
+    ) -> list[Reply]:
+        """The routine's next question, or, once it is complete, thanks and the dialogue's greeting."""
+        if asked is not None:
+            return asked
+        return [Reply(say("routine_thanks"))] + await self._dialogue.turn(patient, "/greet", key)
 
     def _flooded(self, sender: Sender, key: str) -> list[Reply] | None:
         """Over 20 messages a minute: one "slow down", then nothing (and no Rasa) until calm."""

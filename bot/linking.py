@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.commands import Call
 from bot.dialogue import Dialogue
 from bot.people import PatientView, Sender, hear_from
+from bot.routine_setup import RoutineSetup
 from data import invites, patients
 from data.db import run_in_thread
 from data.wording import content, say
@@ -21,9 +22,10 @@ DECLINE = "bw:consent:no"
 
 
 class Linking:
-    def __init__(self, *, sessions: sessionmaker[Session], dialogue: Dialogue):
+    def __init__(self, *, sessions: sessionmaker[Session], dialogue: Dialogue, routine: RoutineSetup):
         self._sessions = sessions
         self._dialogue = dialogue
+        self._routine = routine
 
     async def start(self, call: Call) -> list[Reply]:
         """/start [code]: links a stranger; a patient hears where they stand."""
@@ -51,6 +53,9 @@ class Linking:
             patients.record_consent(session=session, patient_id=patient.id)
 
         await run_in_thread(self._sessions, consent)
+        if patient.routine_step is not None:
+            # Joined from a therapist's /invite: their day first, so reminders fit it.
+            return [Reply(say("consent_thanks")), self._routine.question(patient.routine_step)]
         return [Reply(say("consent_thanks"))] + await self._dialogue.turn(patient, "/greet", key)
 
     async def decline(self, patient: PatientView, key: str) -> list[Reply]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +28,18 @@ class PatientView:
     consented: bool
     # The clinic closed the plan: only crisis care, /mydata, /forget and /privacy still work.
     discharged: bool = False
+    # Joined from a therapist's /invite and not yet told the bot their day: what to ask next
+    # (bot/routine_setup.py); None once known, and always for a care-plan file's patients.
+    routine_step: str | None = None
+
+
+def routine_setup_step(routine: dict[str, Any] | None) -> str | None:
+    """The first of wake, sleep and preferred reminder times the routine lacks."""
+    return next((step for step in ROUTINE_STEPS if step not in (routine or {})), None)
+
+
+# What a routine holds once the patient has given it (bot/routine_setup.py asks in this order).
+ROUTINE_STEPS = ("wake", "sleep", "preferred_times")
 
 
 def find_patient(session: Session, sender: Sender) -> PatientView | None:
@@ -46,6 +59,7 @@ def find_patient(session: Session, sender: Sender) -> PatientView | None:
         row.display_name,
         row.consented_at is not None,
         discharged=row.discharged_at is not None,
+        routine_step=routine_setup_step(row.routine),
     )
 
 

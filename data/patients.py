@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -124,3 +125,10 @@ def claim_stamp(*, session: Session, patient_id: str, column: str, claim: bool =
         )
         == 1
     )
+
+
+def update_routine(*, session: Session, patient_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Set some of the patient's routine (as the patient gave it in the chat); the new routine."""
+    patient = one(session=session, patient_id=patient_id)
+    patient.routine = {**(patient.routine or {}), **values}  # a new dict: JSON columns track assignment
+    return dict(patient.routine)
