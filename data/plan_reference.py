@@ -54,7 +54,8 @@ class Doc(NamedTuple):
 _TTL = Settings.model_fields["invite_ttl_days"].default
 _TZ_CHECK = "a time zone name from the tz database, such as `Europe/London`; an unknown name is refused"
 _CODE_CHECK = (
-    "no one else in the file (patient or therapist) has the same code; upper and lower case count as the same"
+    "no one else in the file (patient or therapist) has the same code; upper and lower case, "
+    "and anything but letters and digits, count as the same"
 )
 
 # Every field, by its path in the file ("[]" marks a list). The test checks the keys
@@ -204,9 +205,10 @@ FIELDS: dict[str, Doc] = {
 MODEL_CHECKS: dict[str, list[str]] = {
     "CarePlan": [
         "Once every field is valid, the file as a whole is checked: therapist ids are unique, "
-        "patient ids are unique, no two people share an invite code (upper and lower case count "
-        "as the same), each patient's `therapist` is in the file, and each patient's task ids "
-        "are unique. These problems show only when the others are fixed.",
+        "patient ids are unique, no two people share an invite code (upper and lower case, and "
+        "anything but letters and digits, count as the same), each patient's `therapist` is in "
+        "the file, and each patient's task ids are unique. These problems show only when the "
+        "others are fixed.",
     ],
     "Task": ["`end` is not before `start`."],
     "Schedule": [

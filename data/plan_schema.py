@@ -158,7 +158,8 @@ def _cross_checks(plan: CarePlan) -> list[str]:
     problems += _duplicates(therapist_ids, "therapists", "id")
     problems += _duplicates([p.id for p in plan.patients], "patients", "id")
     people: list[Patient | Therapist] = [*plan.patients, *plan.therapists]
-    codes = [p.invite_code.upper() for p in people if p.invite_code]
+    # Compared as redeemed: case and punctuation aside ("SAM-7F3K" is "sam7f3k").
+    codes = ["".join(ch for ch in p.invite_code.upper() if ch.isalnum()) for p in people if p.invite_code]
     if len(codes) != len(set(codes)):
         problems.append("invite_code: two people share an invite_code")
     for i, patient in enumerate(plan.patients):

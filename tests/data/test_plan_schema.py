@@ -96,3 +96,10 @@ def test_a_safety_plan_is_optional_short_lines_at_most_twenty():
     assert [p.split(":")[0] for p in problems] == ["patients[0].safety_plan[0]", "patients[0].safety_plan[1]"]
     raw["patients"][0]["safety_plan"] = ["a step"] * 21
     assert [p.split(":")[0] for p in _problems(raw)] == ["patients[0].safety_plan"]
+
+
+def test_invite_codes_that_differ_only_in_case_or_punctuation_are_one_code():
+    raw = _plan()
+    raw["patients"][0]["invite_code"] = "TEST-CODE-200"
+    raw["patients"][1]["invite_code"] = "test code 200"  # redeemed as the same code
+    assert "invite_code: two people share an invite_code" in _problems(raw)
