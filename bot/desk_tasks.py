@@ -12,6 +12,7 @@ from bot.desk_parts import CANCEL, PatientRef, TherapistView, button
 from data import assigning, audit, desk
 from data.db import run_in_thread
 from data.models import Assignment
+from data.schedule_words import parse_schedule
 from data.wording import content
 from messaging.rendering import Button, Reply
 
@@ -24,8 +25,12 @@ def _words() -> dict[str, Any]:
     return found
 
 
+# The changes typed after their button: the new rationale, or when the task comes.
+TYPED = ("rationale", "schedule")
+
+
 class TasksDesk:
-    FLOW = "rationale"
+    FLOW = "taskedit"
     BUTTONS = tuple(f"tk{change}" for change in assigning.CHANGES)
 
     def __init__(self, *, sessions: sessionmaker[Session]):
@@ -55,13 +60,18 @@ class TasksDesk:
                     detail="unknown button",
                 )
                 return Reply(content()["desk_expired"])
-            if change == "rationale":
-                # The new words are typed next; the step remembers which task.
+            if change in TYPED:
+                # The new words are typed next; the step remembers which task and what.
                 desk.set_step(
-                    session=session, therapist_id=therapist.id, flow=self.FLOW, answers={"task": task.id}
+                    session=session,
+                    therapist_id=therapist.id,
+                    flow=self.FLOW,
+                    answers={"task": task.id, "change": change},
                 )
                 return Reply(
-                    _words()["rationale_ask"].format(title=task.title, rationale=task.rationale),
+                    _words()[f"{change}_ask"].format(
+                        title=task.title, rationale=task.rationale, when=_when(task.schedule or {})
+                    ),
                     (Button(content()["desk_buttons"]["cancel"], CANCEL),),
                 )
             if not assigning.change_task(
@@ -73,10 +83,14 @@ class TasksDesk:
         return [await run_in_thread(self._sessions, work)]
 
     async def answer(self, therapist: TherapistView, answers: dict[str, Any], text: str) -> list[Reply]:
-        """The new rationale, typed."""
+        """The new rationale, or the new schedule, typed."""
         words = " ".join(text.split())
-        if not _RATIONALE_MIN <= len(words) <= _RATIONALE_MAX:
-            return [Reply(_words()["rationale_bad"], (Button(content()["desk_buttons"]["cancel"], CANCEL),))]
+        change = answers.get("change", "rationale")
+        schedule = parse_schedule(words) if change == "schedule" else None
+        if (change == "rationale" and not _RATIONALE_MIN <= len(words) <= _RATIONALE_MAX) or (
+            change == "schedule" and schedule is None
+        ):
+            return [Reply(_words()[f"{change}_bad"], (Button(content()["desk_buttons"]["cancel"], CANCEL),))]
 
         def work(session: Session) -> Reply:
             desk.clear_step(session=session, therapist_id=therapist.id)
@@ -85,10 +99,15 @@ class TasksDesk:
                 session=session, therapist_id=therapist.id, assignment_id=int(answers["task"])
             )
             if task is None or not assigning.change_task(
-                session=session, therapist_id=therapist.id, task=task, change="rationale", rationale=text
+                session=session,
+                therapist_id=therapist.id,
+                task=task,
+                change=change,
+                rationale=text,
+                schedule=schedule,
             ):
                 return Reply(content()["desk_expired"])
-            return _task_reply(therapist, task, _words()["done"]["rationale"])
+            return _task_reply(therapist, task, _words()["done"][change])
 
         return [await run_in_thread(self._sessions, work)]
 
@@ -99,18 +118,24 @@ def _task_reply(therapist: TherapistView, task: Assignment, note: str = "") -> R
         state = words["state"]["ended"]
     else:
         state = words["state"]["active" if task.active else "paused"]
-    schedule = task.schedule or {}
-    if "times_per_week" in schedule:
-        when = words["per_week"].format(count=schedule["times_per_week"])
-    else:
-        when = words["on_days"].format(days=" ".join(schedule.get("days", [])), at=schedule.get("at", ""))
     text = words["task"].format(
-        title=task.title, state=state, when=when, minutes=task.minutes or "?", rationale=task.rationale
+        title=task.title,
+        state=state,
+        when=_when(task.schedule or {}),
+        minutes=task.minutes or "?",
+        rationale=task.rationale,
     )
     if note:
         text = f"{note}\n{text}"
     if assigning.is_ended(task):
         return Reply(text)
     token = assigning.task_token(therapist.id, task.id)
-    offered = ["tkpause" if task.active else "tkresume", "tksmaller", "tkrationale", "tkend"]
+    offered = ["tkpause" if task.active else "tkresume", "tksmaller", "tkschedule", "tkrationale", "tkend"]
     return Reply(text, tuple(Button(words["buttons"][verb], button(verb, token)) for verb in offered))
+
+
+def _when(schedule: dict[str, Any]) -> str:
+    words = _words()
+    if "times_per_week" in schedule:
+        return str(words["per_week"].format(count=schedule["times_per_week"]))
+    return str(words["on_days"].format(days=" ".join(schedule.get("days", [])), at=schedule.get("at", "")))

@@ -62,7 +62,7 @@ def assign_task(
 
 # --- changes to a task from the desk: /tasks -------------------------------------------------
 
-CHANGES = ("pause", "resume", "smaller", "end", "rationale")
+CHANGES = ("pause", "resume", "smaller", "end", "rationale", "schedule")
 
 
 def task_token(therapist_id: str, assignment_id: int) -> str:
@@ -95,7 +95,13 @@ def is_ended(task: Assignment) -> bool:
 
 
 def change_task(
-    *, session: Session, therapist_id: str, task: Assignment, change: str, rationale: str = ""
+    *,
+    session: Session,
+    therapist_id: str,
+    task: Assignment,
+    change: str,
+    rationale: str = "",
+    schedule: dict[str, Any] | None = None,
 ) -> bool:
     """One change, with its history row (the old values kept) and an audit row; False when it
     doesn't apply (resuming a running task, making a 1-minute task smaller...)."""
@@ -111,6 +117,8 @@ def change_task(
         wanted = {"active": False, "end": today - dt.timedelta(days=1)}
     elif change == "rationale" and rationale.strip() and not is_ended(task):
         wanted = {"rationale": rationale.strip()}
+    elif change == "schedule" and schedule and not is_ended(task):
+        wanted = {"schedule": dict(schedule)}
     else:
         return False
     before = {name: getattr(task, name) for name in wanted}

@@ -115,7 +115,13 @@ def test_assign_never_reaches_another_therapists_patient(conversation, sessions)
 def test_tasks_pause_resume_smaller_new_rationale_and_end_with_history(conversation, sessions):  # noqa: F811
     head, task = run(conversation.on_command(TESS, "tasks", "Alex", "k1"))
     assert is_response(head.text, "tasks.head") and "Thought record" in task.text
-    assert [b.title for b in task.buttons] == ["Pause", "Make it smaller", "New rationale", "End it"]
+    assert [b.title for b in task.buttons] == [
+        "Pause",
+        "Make it smaller",
+        "Change when",
+        "New rationale",
+        "End it",
+    ]
     [paused] = run(conversation.on_button(TESS, _payload(task, "Pause"), "k2"))
     assert _payload(paused, "Resume")
     [resumed] = run(conversation.on_button(TESS, _payload(paused, "Resume"), "k3"))
@@ -125,7 +131,13 @@ def test_tasks_pause_resume_smaller_new_rationale_and_end_with_history(conversat
     new = "Alex, catching the thought on paper gives you a moment before it decides for you."
     [changed] = run(conversation.on_text(TESS, new, "k6"))
     assert new in changed.text
-    [ended] = run(conversation.on_button(TESS, _payload(changed, "End it"), "k7"))
+    [when_q] = run(conversation.on_button(TESS, _payload(changed, "Change when"), "k7a"))
+    assert "mon wed fri at 19:00" in when_q.text  # what it is now
+    [bad] = run(conversation.on_text(TESS, "whenever", "k7b"))
+    assert is_response(bad.text, "tasks.schedule_bad")
+    [moved] = run(conversation.on_text(TESS, "weekdays 8am", "k7c"))
+    assert "mon tue wed thu fri at 08:00" in moved.text
+    [ended] = run(conversation.on_button(TESS, _payload(moved, "End it"), "k7"))
     assert ended.buttons == ()
     # An ended task's old buttons do nothing more.
     [late] = run(conversation.on_button(TESS, _payload(changed, "Pause"), "k8"))
@@ -133,8 +145,18 @@ def test_tasks_pause_resume_smaller_new_rationale_and_end_with_history(conversat
     with sessions() as session:
         row = session.scalar(select(Assignment).where(Assignment.patient_id == "p-100"))
         assert (row.active, row.minutes, row.rationale) == (False, 5, new)
+        assert row.schedule == {"days": ["mon", "tue", "wed", "thu", "fri"], "at": "08:00"}
         history = task_changes.history(session=session, assignment_id=row.id)
-        assert [h.action for h in history] == ["assigned", "pause", "resume", "smaller", "rationale", "end"]
+        assert [h.action for h in history] == [
+            "assigned",
+            "pause",
+            "resume",
+            "smaller",
+            "rationale",
+            "schedule",
+            "end",
+        ]
+        assert history[5].before["schedule"] == {"days": ["mon", "wed", "fri"], "at": "19:00"}
         rationale_change = history[4]
         assert rationale_change.before["rationale"].startswith("Writing the thought down slows it")
         assert rationale_change.actor == "therapist:t-test"
