@@ -84,4 +84,8 @@ class ActionSaveExpectation(Action):
         if await store.run_or_apologise(dispatcher, self.name(), work) is store.UNAVAILABLE:
             return []
         dispatcher.utter_message(response="utter_expectation_thanks")
+        if tracker.get_slot("introducing"):
+            # A new task being brought to them: next, when they'll do it (actions/new_task.py).
+            dispatcher.utter_message(response="utter_ask_task_time")
+            return [SlotSet("introducing", False)]
         return []

@@ -46,10 +46,9 @@ class AssignFlow:
         self._sessions = sessions
 
     async def begin(self, therapist: TherapistView, patient: PatientRef, rest: str) -> list[Reply]:
-        await self._save(therapist, {"step": "kind", "patient": patient.id, "name": patient.display_name})
-        kinds = [Button(t.name, button("asgtpl", key)) for key, t in task_templates().items()]
-        kinds.append(Button(_words()["custom_button"], button("asgtpl", CUSTOM)))
-        return [Reply(_words()["kind"].format(name=patient.display_name), (*kinds, _cancel()))]
+        answers = {"step": "kind", "patient": patient.id, "name": patient.display_name}
+        await self._save(therapist, answers)
+        return [self._ask(answers, "kind")]
 
     async def answer(self, therapist: TherapistView, answers: dict[str, Any], text: str) -> list[Reply]:
         """Typed words for the step under way."""
@@ -119,6 +118,9 @@ class AssignFlow:
             name=answers.get("name", ""), summary=_summary(answers) if step == "confirm" else ""
         )
         buttons: list[Button] = []
+        if step == "kind":
+            buttons += [Button(t.name, button("asgtpl", key)) for key, t in task_templates().items()]
+            buttons.append(Button(words["custom_button"], button("asgtpl", CUSTOM)))
         if step == "title" and template is not None:
             buttons.append(Button(words["use_title"].format(title=template.name), button("asgtitle")))
         if step == "rationale" and template is not None:

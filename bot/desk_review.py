@@ -223,6 +223,11 @@ def _task_line(task: dict[str, Any], checkins: list[dict[str, Any]], words: dict
         )
     if hard:
         extras.append(words["task_difficulty"].format(difficulty=f"{mean(hard):.1f}"))
+    if task.get("planned_when"):
+        when = task["planned_when"]
+        extras.append(
+            words["task_kept_times"] if when == "keep" else words["task_planned_when"].format(when=when)
+        )
     if task.get("backed_off_at"):
         extras.append(words["task_backed_off"])
     return line + ("; " + "; ".join(extras) if extras else "")

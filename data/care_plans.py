@@ -151,7 +151,10 @@ def _apply_patient(
     for task in patient.tasks:
         found = existing.pop(task.id, None)
         is_new = found is None
-        assignment = found or Assignment(patient_id=patient.id, task_id=task.id, set_by="plan")
+        # A plan's task is met at its first check-in (rationale, expectation), not introduced.
+        assignment = found or Assignment(
+            patient_id=patient.id, task_id=task.id, set_by="plan", introduced_at=utcnow()
+        )
         if is_new:
             session.add(assignment)
         values = {

@@ -160,6 +160,12 @@ class Assignment(Base):
     # Where the task was set: "plan" (a care-plan file) or "desk" (the therapist, in Telegram).
     # Applying a plan retires the plan's own tasks it no longer lists, never the desk's.
     set_by: Mapped[str] = mapped_column(String(16), default="plan")
+    # A task the therapist set in Telegram is brought to the patient in the chat once (the
+    # rationale, an expectation, when they'll do it, what might get in the way): set when that
+    # went out. A plan's task is met at its first check-in instead (set when it is created).
+    introduced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the patient said they'd do it, as they chose it then ("Morning, 08:30").
+    planned_when: Mapped[str | None] = mapped_column(String(80))
 
     patient: Mapped[Patient] = relationship(back_populates="assignments")
 

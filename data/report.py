@@ -235,6 +235,10 @@ def patient_report(
                 "active": t.active,
                 # How much the patient expected it to help (1-5), asked once.
                 "expected_helpfulness": t.expected_helpfulness,
+                # When the patient said they'd do it, when the task was brought to them
+                # ("HH:MM", or "keep": the therapist's times).
+                "planned_when": t.planned_when,
+                "set_by": t.set_by,
                 # Set after pushback: nudges for this task ease off.
                 "backed_off_at": _iso(t.backed_off_at),
                 # Three nudges in a row went unanswered: nudged half as often until they answer.

@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from data import digest, patients, safety_events
+from data import digest, introductions, nudge_log, patients, safety_events
 from data.db import call_in_thread
 from data.models import utcnow
 from data.wording import content, say
 from messaging.delivery import Deliver, Outgoing
-from messaging.rendering import Reply
+from messaging.rasa_client import RasaClient, RasaUnavailable
+from messaging.rendering import Reply, from_rasa
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,18 @@ DIGEST_LOOKBACK = dt.timedelta(days=7)
 
 
 class Announcements:
-    def __init__(self, sessions: sessionmaker[Session], deliver: Deliver, retention_days: int):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        deliver: Deliver,
+        retention_days: int,
+        rasa: RasaClient | None = None,
+    ):
+        """`rasa`: opens the dialogue that brings a new task to the patient (none: not done)."""
         self._sessions = sessions
         self._deliver = deliver
         self._retention_days = retention_days
+        self._rasa = rasa
 
     async def say_goodbyes(self) -> int:
         """A patient whose plan the clinic closed hears so once, kindly, with what happens next."""
@@ -94,6 +103,39 @@ class Announcements:
                     self._sessions, safety_events.claim_departure, patient_id=patient_id, claim=False
                 )
         return sent
+
+    async def introduce_tasks(self) -> int:
+        """A task the therapist set in Telegram, brought to the patient once: Rasa opens the
+        dialogue (rationale, expectation, when they'll do it, what might get in the way)."""
+        if self._rasa is None:
+            return 0
+        now = utcnow()
+        introduced = 0
+        for due in await call_in_thread(self._sessions, introductions.due, now=now):
+            if not await call_in_thread(
+                self._sessions, introductions.claim, assignment_id=due.assignment_id, now=now
+            ):
+                continue
+            try:
+                messages = await self._rasa.trigger_intent(
+                    due.sender_id, "EXTERNAL_new_task", {"task_id": due.task_id}
+                )
+            except RasaUnavailable:
+                messages = None
+            outcome = "failed"
+            if messages:
+                outcome = await self._deliver(
+                    Outgoing(due.chat_id, from_rasa(messages), due.patient_id, silent=due.silent)
+                )
+            if outcome == "delivered":
+                introduced += 1
+                log.info("new task introduced to the patient")
+                continue
+            # Tried again at the next look (after a blocked bot, once they write again).
+            await call_in_thread(self._sessions, introductions.unclaim, assignment_id=due.assignment_id)
+            if outcome == "unreachable":
+                await call_in_thread(self._sessions, nudge_log.mark_unreachable, patient_id=due.patient_id)
+        return introduced
 
     async def send_digests(self) -> int:
         """Each linked therapist, once a day at their time: their patients' flags since the

@@ -66,7 +66,7 @@ class NudgeScheduler:
         self._retention_days = retention_days
         self._rasa_tracker_url = rasa_tracker_url
         self._runtime = runtime
-        self.announcements = Announcements(sessions, runtime.deliver, retention_days)
+        self.announcements = Announcements(sessions, runtime.deliver, retention_days, runtime.rasa)
         self._reconcile_seconds = reconcile_seconds
         self._grace = dt.timedelta(seconds=misfire_grace_seconds)
         self._lease_ttl = dt.timedelta(seconds=lease_seconds)
@@ -215,6 +215,7 @@ class NudgeScheduler:
                 await self.announcements.alert_therapists()
                 await self.announcements.say_goodbyes()
                 await self.announcements.send_digests()
+                await self.announcements.introduce_tasks()
             except Exception:
                 log.exception("crisis alerts failed; will try again")
 

@@ -152,6 +152,7 @@ DATA_LAYERS = {
         "data.care_plans",
         "data.digest",
         "data.enrolment",
+        "data.introductions",
         "data.erasure",
         "data.export",
         "data.occurrences",

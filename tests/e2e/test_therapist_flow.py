@@ -31,6 +31,15 @@ def _latest(api, chat: int, fragment: str) -> dict:
     return [m for m in api.sent(chat) if fragment in (m["text"] or "")][-1]
 
 
+def _set_routine(stack, patient_id: str, routine: dict) -> None:
+    from data.models import Patient
+
+    engine = make_engine(stack.settings.database_url)
+    with transaction(make_sessionmaker(engine)) as session:
+        session.get(Patient, patient_id).routine = routine
+    engine.dispose()
+
+
 def _routine(step: str) -> str:
     return content()["routine_setup"]["ask"][step]
 
@@ -82,6 +91,55 @@ def test_a_therapist_invites_a_patient_who_joins_and_reviews_another(stack):
     when = wait_for_text(api, NEW_PATIENT, 1, _routine("preferred_times"))[-1]
     _press(api, NEW_PATIENT, when, "Evening")
     wait_for_text(api, NEW_PATIENT, 1, say("routine_thanks"))
+    robin = re.search(r"\b(p-[a-z0-9]{6})\b", done["text"]).group(1)
+    # Any hour of the day will do for the rest (CI runs at night too): no quiet hours.
+    _set_routine(stack, robin, {"wake": "00:00", "sleep": "00:00", "preferred_times": []})
+
+    # /assign Robin a walk: the library's kind and name, the therapist's own rationale.
+    before = len(api.sent(THERAPIST))
+    api.send_text(THERAPIST, "/assign Robin")
+    kinds = find(wait_for_text(api, THERAPIST, before, "Which kind of task for Robin"), "Which kind")
+    _press(api, THERAPIST, kinds, "Walk")
+    title = _latest(api, THERAPIST, "What should the task be called")
+    _press(api, THERAPIST, title, 'Call it "Walk"')
+    _latest(api, THERAPIST, "Why this task, for Robin, in your words")
+    api.send_text(THERAPIST, "Robin, a short walk most days lifts mood before the motivation comes.")
+    how = _latest(api, THERAPIST, "What exactly should Robin do")
+    _press(api, THERAPIST, how, "Use the library's instructions")
+    minutes = _latest(api, THERAPIST, "About how many minutes")
+    _press(api, THERAPIST, minutes, "15")
+    when = _latest(api, THERAPIST, "When should I remind Robin")
+    _press(api, THERAPIST, when, "3 times a week")
+    confirm = _latest(api, THERAPIST, "Assign this to Robin?")
+    _press(api, THERAPIST, confirm, "Assign it")
+    _latest(api, THERAPIST, 'Done: "Walk" is assigned to Robin')
+
+    # Robin hears of it (the scheduler looks every few seconds): the therapist's reason,
+    # how much it might help, when in the day, and what might get in the way, planned now.
+    seen = len(api.sent(NEW_PATIENT))
+    expect = find(
+        wait_for_text(api, NEW_PATIENT, seen, "How much do you expect the walk to help", timeout=90),
+        "How much do you expect",
+    )
+    assert any("lifts mood before the motivation comes" in m["text"] for m in api.sent(NEW_PATIENT)[seen:])
+    _press(api, NEW_PATIENT, expect, "4")
+    when = find(wait_for_text(api, NEW_PATIENT, seen, "When in your day will you do it"), "When in your day")
+    _press(api, NEW_PATIENT, when, "Evening, 19:30")
+    find(wait_for_text(api, NEW_PATIENT, seen, "what might get in the way"), "what might get in the way")
+    api.send_text(NEW_PATIENT, "been so busy with work i didnt have a second")
+    options = find(wait_for_text(api, NEW_PATIENT, seen, "Which of these might work"), "Which of these")
+    _press(api, NEW_PATIENT, options, "A 2-minute version")
+    wait_for_text(api, NEW_PATIENT, seen, "When could you do that")
+    api.send_text(NEW_PATIENT, "when I get home from work")
+    wait_for_text(api, NEW_PATIENT, seen, "Here's your plan")
+
+    # The therapist's brief shows all of it: expected help, the time chosen, the plan made.
+    before = len(api.sent(THERAPIST))
+    api.send_text(THERAPIST, "/review Robin")
+    brief = find(wait_for_text(api, THERAPIST, before, f"Robin ({robin})", timeout=60), f"Robin ({robin})")
+    assert "help expected 4/5" in brief["text"] and "19:30" in brief["text"]
+    assert "been so busy with work i didnt have a second" in brief["text"]
+    assert "When I get home from work, I will do a 2-minute version." in brief["text"]
 
     # /patients lists Robin and Alex; a tap on Alex gives the brief and the chart.
     before = len(api.sent(THERAPIST))

@@ -22,7 +22,10 @@ def upgrade() -> None:
     op.execute("UPDATE therapist SET digest_time = '17:00'")
     with op.batch_alter_table("assignment") as batch:
         batch.add_column(sa.Column("set_by", sa.String(length=16), nullable=True))
-    op.execute("UPDATE assignment SET set_by = 'plan'")
+        batch.add_column(sa.Column("introduced_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("planned_when", sa.String(length=80), nullable=True))
+    # Every task so far came from a plan file: met at its first check-in, not introduced.
+    op.execute("UPDATE assignment SET set_by = 'plan', introduced_at = CURRENT_TIMESTAMP")
     with op.batch_alter_table("assignment") as batch:
         batch.alter_column("set_by", existing_type=sa.String(length=16), nullable=False)
     op.create_table(
@@ -98,6 +101,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_assignment_change_assignment_id"), table_name="assignment_change")
     op.drop_table("assignment_change")
     with op.batch_alter_table("assignment") as batch:
+        batch.drop_column("planned_when")
+        batch.drop_column("introduced_at")
         batch.drop_column("set_by")
     with op.batch_alter_table("therapist") as batch:
         batch.drop_column("digest_sent_on")
