@@ -97,7 +97,8 @@ def test_a_therapist_invites_a_patient_who_joins_and_reviews_another(stack):
 
     # /assign Robin a walk: the library's kind and name, the therapist's own rationale.
     before = len(api.sent(THERAPIST))
-    api.send_text(THERAPIST, "/assign Robin")
+    # Other tests' patients are called Robin too: the id picks this one.
+    api.send_text(THERAPIST, f"/assign {robin}")
     kinds = find(wait_for_text(api, THERAPIST, before, "Which kind of task for Robin"), "Which kind")
     _press(api, THERAPIST, kinds, "Walk")
     title = _latest(api, THERAPIST, "What should the task be called")
@@ -135,7 +136,7 @@ def test_a_therapist_invites_a_patient_who_joins_and_reviews_another(stack):
 
     # The therapist's brief shows all of it: expected help, the time chosen, the plan made.
     before = len(api.sent(THERAPIST))
-    api.send_text(THERAPIST, "/review Robin")
+    api.send_text(THERAPIST, f"/review {robin}")
     brief = find(wait_for_text(api, THERAPIST, before, f"Robin ({robin})", timeout=60), f"Robin ({robin})")
     assert "help expected 4/5" in brief["text"] and "19:30" in brief["text"]
     assert "been so busy with work i didnt have a second" in brief["text"]
