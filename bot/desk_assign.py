@@ -8,11 +8,11 @@ restart loses nothing; the task, its history and the audit are written together 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.desk_parts import CANCEL, PatientRef, TherapistView, button
+from bot.desk_parts import PatientRef, StepStore, TherapistView, button, cancel_button
 from data import assigning, audit, desk
 from data.db import run_in_thread
 from data.library import task_templates
@@ -39,15 +39,24 @@ def _words() -> dict[str, Any]:
 
 
 class AssignFlow:
-    FLOW = "assign"
-    BUTTONS = ("asgtpl", "asgtitle", "asginstr", "asgnoinstr", "asgmin", "asgsched", "asgyes")
+    FLOW: ClassVar[str] = "assign"
+    BUTTONS: ClassVar[tuple[str, ...]] = (
+        "asgtpl",
+        "asgtitle",
+        "asginstr",
+        "asgnoinstr",
+        "asgmin",
+        "asgsched",
+        "asgyes",
+    )
 
     def __init__(self, *, sessions: sessionmaker[Session]):
         self._sessions = sessions
+        self._steps = StepStore(sessions, self.FLOW)
 
     async def begin(self, therapist: TherapistView, patient: PatientRef, rest: str) -> list[Reply]:
         answers = {"step": "kind", "patient": patient.id, "name": patient.display_name}
-        await self._save(therapist, answers)
+        await self._steps.save(therapist, answers)
         return [self._ask(answers, "kind")]
 
     async def answer(self, therapist: TherapistView, answers: dict[str, Any], text: str) -> list[Reply]:
@@ -78,7 +87,7 @@ class AssignFlow:
         return [self._ask(answers, step or "kind")]  # a button is awaited: ask again
 
     async def press(self, therapist: TherapistView, verb: str, argument: str) -> list[Reply]:
-        answers = await self._answers(therapist)
+        answers = await self._steps.answers(therapist)
         if answers is None:
             return [Reply(content()["desk_expired"])]
         step = answers.get("step")
@@ -106,7 +115,7 @@ class AssignFlow:
         self, therapist: TherapistView, answers: dict[str, Any], step: str, **new: Any
     ) -> list[Reply]:
         answers = {**answers, **new, "step": step}
-        await self._save(therapist, answers)
+        await self._steps.save(therapist, answers)
         return [self._ask(answers, step)]
 
     def _ask(self, answers: dict[str, Any], key: str) -> Reply:
@@ -140,7 +149,7 @@ class AssignFlow:
             ]
         if step == "confirm":
             buttons.append(Button(words["confirm_button"], button("asgyes")))
-        return Reply(text, (*buttons, _cancel()))
+        return Reply(text, (*buttons, cancel_button()))
 
     async def _create(self, therapist: TherapistView) -> list[Reply]:
         def work(session: Session) -> tuple[str, str] | None:
@@ -172,19 +181,6 @@ class AssignFlow:
         title, name = made
         return [Reply(_words()["done"].format(title=title, name=name))]
 
-    async def _save(self, therapist: TherapistView, answers: dict[str, Any]) -> None:
-        def work(session: Session) -> None:
-            desk.set_step(session=session, therapist_id=therapist.id, flow=self.FLOW, answers=answers)
-
-        await run_in_thread(self._sessions, work)
-
-    async def _answers(self, therapist: TherapistView) -> dict[str, Any] | None:
-        def work(session: Session) -> dict[str, Any] | None:
-            row = desk.step(session=session, therapist_id=therapist.id)
-            return dict(row.answers) if row is not None and row.flow == self.FLOW else None
-
-        return await run_in_thread(self._sessions, work)
-
 
 def _minute_choices(template: Template | None) -> tuple[str, ...]:
     """The usual lengths, with the template's typical one first when it is another."""
@@ -206,7 +202,3 @@ def _summary(answers: dict[str, Any]) -> str:
         minutes=answers["minutes"],
         when=when,
     )
-
-
-def _cancel() -> Button:
-    return Button(content()["desk_buttons"]["cancel"], CANCEL)

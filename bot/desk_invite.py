@@ -8,11 +8,11 @@ repeated "create" press finds no step and creates nothing twice.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.desk_parts import CANCEL, TherapistView, button
+from bot.desk_parts import StepStore, TherapistView, button, cancel_button
 from data import desk, enrolment
 from data.db import run_in_thread
 from data.wording import content, say
@@ -23,20 +23,21 @@ _NAME_LIMIT = 40
 
 
 class InviteFlow:
-    FLOW = "invite"
+    FLOW: ClassVar[str] = "invite"
     # The flow's own buttons: the clinic's zone, and the final yes.
-    BUTTONS = ("invzone", "invyes")
+    BUTTONS: ClassVar[tuple[str, ...]] = ("invzone", "invyes")
 
     def __init__(
         self, *, sessions: sessionmaker[Session], invite_ttl_days: int, bot_username: Callable[[], str | None]
     ):
         self._sessions = sessions
+        self._steps = StepStore(sessions, self.FLOW)
         self._ttl_days = invite_ttl_days
         self._bot_username = bot_username
 
     async def begin(self, therapist: TherapistView) -> list[Reply]:
-        await self._save(therapist, {"step": "name"})
-        return [Reply(say("desk_invite_name"), (_cancel(),))]
+        await self._steps.save(therapist, {"step": "name"})
+        return [Reply(say("desk_invite_name"), (cancel_button(),))]
 
     async def answer(self, therapist: TherapistView, answers: dict[str, Any], text: str) -> list[Reply]:
         """Typed words: the name, or the time zone; at the confirm step, a reminder to press."""
@@ -44,18 +45,18 @@ class InviteFlow:
         if step == "name":
             name = " ".join(text.split())
             if not 1 <= len(name) <= _NAME_LIMIT or "\n" in text.strip():
-                return [Reply(say("desk_invite_name_bad"), (_cancel(),))]
-            await self._save(therapist, {"step": "zone", "name": name})
+                return [Reply(say("desk_invite_name_bad"), (cancel_button(),))]
+            await self._steps.save(therapist, {"step": "zone", "name": name})
             return [self._zone_question(therapist, name)]
         if step == "zone":
             zone = zone_from_words(text)
             if zone is None:
-                return [Reply(say("desk_invite_zone_bad"), (_cancel(),))]
+                return [Reply(say("desk_invite_zone_bad"), (cancel_button(),))]
             return await self._confirm(therapist, answers, zone)
         return [self._confirm_question(answers["name"], answers["zone"])]
 
     async def press(self, therapist: TherapistView, verb: str, argument: str) -> list[Reply]:
-        answers = await self._answers(therapist)
+        answers = await self._steps.answers(therapist)
         if verb == "invzone" and answers is not None and answers.get("step") == "zone":
             return await self._confirm(therapist, answers, therapist.clinic_timezone)
         if verb == "invyes" and answers is not None and answers.get("step") == "confirm":
@@ -65,7 +66,7 @@ class InviteFlow:
     # --- steps --------------------------------------------------------------------
 
     async def _confirm(self, therapist: TherapistView, answers: dict[str, Any], zone: str) -> list[Reply]:
-        await self._save(therapist, {"step": "confirm", "name": answers["name"], "zone": zone})
+        await self._steps.save(therapist, {"step": "confirm", "name": answers["name"], "zone": zone})
         return [self._confirm_question(answers["name"], zone)]
 
     async def _create(self, therapist: TherapistView) -> list[Reply]:
@@ -108,27 +109,10 @@ class InviteFlow:
 
     def _zone_question(self, therapist: TherapistView, name: str) -> Reply:
         clinic = content()["desk_buttons"]["clinic_zone"].format(zone=therapist.clinic_timezone)
-        return Reply(say("desk_invite_zone", name=name), (Button(clinic, button("invzone")), _cancel()))
+        return Reply(say("desk_invite_zone", name=name), (Button(clinic, button("invzone")), cancel_button()))
 
     def _confirm_question(self, name: str, zone: str) -> Reply:
         yes = content()["desk_buttons"]["confirm"]
         return Reply(
-            say("desk_invite_confirm", name=name, zone=zone), (Button(yes, button("invyes")), _cancel())
+            say("desk_invite_confirm", name=name, zone=zone), (Button(yes, button("invyes")), cancel_button())
         )
-
-    async def _save(self, therapist: TherapistView, answers: dict[str, Any]) -> None:
-        def work(session: Session) -> None:
-            desk.set_step(session=session, therapist_id=therapist.id, flow=self.FLOW, answers=answers)
-
-        await run_in_thread(self._sessions, work)
-
-    async def _answers(self, therapist: TherapistView) -> dict[str, Any] | None:
-        def work(session: Session) -> dict[str, Any] | None:
-            row = desk.step(session=session, therapist_id=therapist.id)
-            return dict(row.answers) if row is not None and row.flow == self.FLOW else None
-
-        return await run_in_thread(self._sessions, work)
-
-
-def _cancel() -> Button:
-    return Button(content()["desk_buttons"]["cancel"], CANCEL)

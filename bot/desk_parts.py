@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from data import audit, desk
+from data.db import run_in_thread
 from data.models import Patient
+from data.wording import content
 from messaging.rendering import Button, Reply
 
 PREFIX = "bw:d:"
@@ -50,3 +55,43 @@ def patient_buttons(therapist: TherapistView, verb: str, choices: list[PatientRe
 
 def ref(row: Patient) -> PatientRef:
     return PatientRef(row.id, row.display_name, row.timezone)
+
+
+def cancel_button() -> Button:
+    """On every step of every flow: stops it, nothing changed."""
+    return Button(content()["desk_buttons"]["cancel"], CANCEL)
+
+
+class StepStore:
+    """Where one multi-step flow (`flow`) keeps its answers so far: a row (data/desk.py)."""
+
+    def __init__(self, sessions: sessionmaker[Session], flow: str):
+        self._sessions = sessions
+        self._flow = flow
+
+    async def save(self, therapist: TherapistView, answers: dict[str, Any]) -> None:
+        def work(session: Session) -> None:
+            desk.set_step(session=session, therapist_id=therapist.id, flow=self._flow, answers=answers)
+
+        await run_in_thread(self._sessions, work)
+
+    async def answers(self, therapist: TherapistView) -> dict[str, Any] | None:
+        """This flow's answers, if it is the one under way."""
+
+        def work(session: Session) -> dict[str, Any] | None:
+            row = desk.step(session=session, therapist_id=therapist.id)
+            return dict(row.answers) if row is not None and row.flow == self._flow else None
+
+        return await run_in_thread(self._sessions, work)
+
+
+class Flow(Protocol):
+    """A multi-step command: the row's `flow` name, its own buttons' verbs, and what it
+    does with a typed answer or a pressed button."""
+
+    FLOW: ClassVar[str]
+    BUTTONS: ClassVar[tuple[str, ...]]
+
+    async def answer(self, therapist: TherapistView, answers: dict[str, Any], text: str) -> list[Reply]: ...
+
+    async def press(self, therapist: TherapistView, verb: str, argument: str) -> list[Reply]: ...

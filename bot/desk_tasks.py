@@ -4,11 +4,11 @@ new rationale or end. Every change is a history row (the old values kept) and an
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.desk_parts import CANCEL, PatientRef, TherapistView, button
+from bot.desk_parts import PatientRef, TherapistView, button, cancel_button
 from data import assigning, audit, desk
 from data.db import run_in_thread
 from data.models import Assignment
@@ -30,8 +30,8 @@ TYPED = ("rationale", "schedule")
 
 
 class TasksDesk:
-    FLOW = "taskedit"
-    BUTTONS = tuple(f"tk{change}" for change in assigning.CHANGES)
+    FLOW: ClassVar[str] = "taskedit"
+    BUTTONS: ClassVar[tuple[str, ...]] = tuple(f"tk{change}" for change in assigning.CHANGES)
 
     def __init__(self, *, sessions: sessionmaker[Session]):
         self._sessions = sessions
@@ -72,7 +72,7 @@ class TasksDesk:
                     _words()[f"{change}_ask"].format(
                         title=task.title, rationale=task.rationale, when=_when(task.schedule or {})
                     ),
-                    (Button(content()["desk_buttons"]["cancel"], CANCEL),),
+                    (cancel_button(),),
                 )
             if not assigning.change_task(
                 session=session, therapist_id=therapist.id, task=task, change=change
@@ -90,7 +90,7 @@ class TasksDesk:
         if (change == "rationale" and not _RATIONALE_MIN <= len(words) <= _RATIONALE_MAX) or (
             change == "schedule" and schedule is None
         ):
-            return [Reply(_words()[f"{change}_bad"], (Button(content()["desk_buttons"]["cancel"], CANCEL),))]
+            return [Reply(_words()[f"{change}_bad"], (cancel_button(),))]
 
         def work(session: Session) -> Reply:
             desk.clear_step(session=session, therapist_id=therapist.id)

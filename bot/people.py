@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,15 +32,6 @@ class PatientView:
     routine_step: str | None = None
 
 
-def routine_setup_step(routine: dict[str, Any] | None) -> str | None:
-    """The first of wake, sleep and preferred reminder times the routine lacks."""
-    return next((step for step in ROUTINE_STEPS if step not in (routine or {})), None)
-
-
-# What a routine holds once the patient has given it (bot/routine_setup.py asks in this order).
-ROUTINE_STEPS = ("wake", "sleep", "preferred_times")
-
-
 def find_patient(session: Session, sender: Sender) -> PatientView | None:
     """The patient behind the sender, if any (erased ones are no one). Reads only."""
     if sender.patient_id is not None:
@@ -59,7 +49,7 @@ def find_patient(session: Session, sender: Sender) -> PatientView | None:
         row.display_name,
         row.consented_at is not None,
         discharged=row.discharged_at is not None,
-        routine_step=routine_setup_step(row.routine),
+        routine_step=patients.routine_missing(row.routine),
     )
 
 

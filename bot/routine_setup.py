@@ -13,16 +13,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.people import PatientView, routine_setup_step
+from bot.people import PatientView
 from data import patients
 from data.db import run_in_thread
+from data.plan_schema import Routine
 from data.timeparse import parse_clock
 from data.wording import content
 from messaging.rendering import Button, Reply
 
 PREFIX = "bw:routine:"
-# What a skipped question leaves: the care-plan file's own defaults, and no preferred time.
-DEFAULTS: dict[str, Any] = {"wake": "07:30", "sleep": "23:00", "preferred_times": []}
+# What a skipped question leaves: the care-plan file's own defaults (no preferred time).
+DEFAULTS: dict[str, Any] = Routine().model_dump(mode="json", include=set(patients.ROUTINE_STEPS))
 
 
 def _words() -> dict[str, Any]:
@@ -50,7 +51,7 @@ class RoutineSetup:
 
     async def press(self, patient: PatientView, data: str) -> list[Reply] | None:
         step, _, value = data.removeprefix(PREFIX).partition(":")
-        if step != routine_setup_step(await self._routine(patient)):
+        if step != patients.routine_missing(await self._routine(patient)):
             return [Reply(content()["button_expired"])]
         if value == "skip":
             return await self._store(patient, step, None)
@@ -65,7 +66,7 @@ class RoutineSetup:
             return patients.update_routine(session=session, patient_id=patient.id, values={step: value})
 
         routine = await run_in_thread(self._sessions, work)
-        following = routine_setup_step(routine)
+        following = patients.routine_missing(routine)
         if following is not None:
             return [self.question(following)]
         return None

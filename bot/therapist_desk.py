@@ -25,6 +25,7 @@ from bot.desk_parts import (
     MAX_ARGUMENT,
     PREFIX,
     About,
+    Flow,
     PatientRef,
     TherapistView,
     button,
@@ -59,6 +60,8 @@ class TherapistDesk:
         reading = DeskReview(sessions=sessions)
         self._assign = AssignFlow(sessions=sessions)
         self._tasks = TasksDesk(sessions=sessions)
+        # The multi-step commands, by the name their step row carries.
+        self._flows: dict[str, Flow] = {f.FLOW: f for f in (self._invite, self._assign, self._tasks)}
         self._about: dict[str, About] = {
             "review": reading.review,
             "assign": self._assign.begin,
@@ -117,13 +120,10 @@ class TherapistDesk:
             return None if row is None else (row.flow, dict(row.answers))
 
         under_way = await run_in_thread(self._sessions, work)
-        if under_way is not None and under_way[0] == InviteFlow.FLOW:
-            return await self._invite.answer(therapist, under_way[1], text)
-        if under_way is not None and under_way[0] == AssignFlow.FLOW:
-            return await self._assign.answer(therapist, under_way[1], text)
-        if under_way is not None and under_way[0] == TasksDesk.FLOW:
-            return await self._tasks.answer(therapist, under_way[1], text)
-        return [Reply(say("therapist_help"))]
+        flow = self._flows.get(under_way[0]) if under_way is not None else None
+        if flow is None or under_way is None:
+            return [Reply(say("therapist_help"))]
+        return await flow.answer(therapist, under_way[1], text)
 
     async def on_button(self, therapist: TherapistView, data: str) -> list[Reply]:
         verb, _, argument = data.removeprefix(PREFIX).partition(":")
@@ -133,12 +133,8 @@ class TherapistDesk:
             return await self._plain[argument](therapist)
         if verb == "go" and argument in self._about:
             return await self.on_command(therapist, argument, "")
-        if verb in InviteFlow.BUTTONS:
-            return await self._invite.press(therapist, verb, argument)
-        if verb in AssignFlow.BUTTONS:
-            return await self._assign.press(therapist, verb, argument)
-        if verb in TasksDesk.BUTTONS:
-            return await self._tasks.press(therapist, verb, argument)
+        if (flow := next((f for f in self._flows.values() if verb in f.BUTTONS), None)) is not None:
+            return await flow.press(therapist, verb, argument)
         if verb in self._about:
             patient = await self._by_token(therapist, verb, argument)
             if patient is None:

@@ -10,14 +10,11 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from data import nudge_targets, planner
+from data import nudge_targets, patients, planner
 from data.db import rowcount
 from data.models import Assignment, SafetyEvent
 from data.safety_events import CRISIS_QUIET
 from data.schedule_changes import paused_until
-
-# What a routine holds once the patient has given it (bot/routine_setup.py asks after consent).
-ROUTINE_KEYS = ("wake", "sleep", "preferred_times")
 
 
 @dataclass(frozen=True)
@@ -32,11 +29,10 @@ class Due:
 
 def due(*, session: Session, now: dt.datetime) -> list[Due]:
     found = []
-    for task, patient in nudge_targets.reachable_tasks(session=session):
-        if task.introduced_at is not None or task.set_by != "desk" or patient.telegram_chat_id is None:
-            continue
+    # Looked at every few seconds: only the few tasks still to introduce are read.
+    for task, patient in nudge_targets.reachable_tasks(session=session, to_introduce=True):
         routine = patient.routine or {}
-        if any(key not in routine for key in ROUTINE_KEYS):
+        if patient.telegram_chat_id is None or patients.routine_missing(routine) is not None:
             continue
         night = (routine["sleep"], routine["wake"])
         if not planner.awake_at(routine, patient.timezone, now, night=night):

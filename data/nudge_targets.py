@@ -30,9 +30,13 @@ def _reachable() -> Select[tuple[Assignment, Patient]]:
     )
 
 
-def reachable_tasks(*, session: Session) -> list[tuple[Assignment, Patient]]:
-    """Every active task a nudge may reach, with its patient, in task order."""
-    return [(a, p) for a, p in session.execute(_reachable().order_by(Assignment.id))]
+def reachable_tasks(*, session: Session, to_introduce: bool = False) -> list[tuple[Assignment, Patient]]:
+    """Every active task a nudge may reach, with its patient, in task order; with
+    `to_introduce`, only those the therapist set in Telegram and not yet brought to them."""
+    query = _reachable()
+    if to_introduce:
+        query = query.where(Assignment.set_by == "desk", Assignment.introduced_at.is_(None))
+    return [(a, p) for a, p in session.execute(query.order_by(Assignment.id))]
 
 
 def reachable_task(*, session: Session, assignment_id: int) -> tuple[Assignment, Patient] | None:

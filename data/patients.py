@@ -132,3 +132,13 @@ def update_routine(*, session: Session, patient_id: str, values: dict[str, Any])
     patient = one(session=session, patient_id=patient_id)
     patient.routine = {**(patient.routine or {}), **values}  # a new dict: JSON columns track assignment
     return dict(patient.routine)
+
+
+# What a routine holds once the patient has given it; a patient who joined from a
+# therapist's /invite is asked for these in this order (bot/routine_setup.py).
+ROUTINE_STEPS = ("wake", "sleep", "preferred_times")
+
+
+def routine_missing(routine: dict[str, Any] | None) -> str | None:
+    """The first of the routine's parts still to ask; None once it is complete."""
+    return next((step for step in ROUTINE_STEPS if step not in (routine or {})), None)
