@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 FORM_SLOTS = (
     "helpfulness", "difficulty", "reflection", "reflection_shared", "later_time",
     "barrier_option", "barrier_own_idea", "barrier_when", "worksheet_answer", "requested_slot",
+    "planning_time", "time_missed",
 )  # fmt: skip
 
 

@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -17,6 +17,7 @@ from actions import store
 from actions.common import Asked, entity, find_task, message_key, task_steps
 from data import introductions, schedule_changes, tasks
 from data.library import task_templates
+from data.timeparse import clock_string
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,9 @@ class ActionIntroduceTask(Action):
             found = find_task(session, asked, use_slot=False)
             if found.task is None:
                 return None
-            tasks.mark_rationale_shown(session=session, assignment_id=found.task.id)
             task = found.task
+            # Seen before: this is a change the therapist made (data/tasks.py retell).
+            changed = not tasks.mark_rationale_shown(session=session, assignment_id=task.id)
             template = task_templates().get(task.template)
             return {
                 "task_id": task.task_id,
@@ -48,6 +50,7 @@ class ActionIntroduceTask(Action):
                 "steps": task_steps(task),
                 "minutes": str(task.minutes or (template.minutes if template else "")),
                 "expected": task.expected_helpfulness,
+                "changed": changed,
             }
 
         found = await store.run_or_apologise(dispatcher, self.name(), work)
@@ -55,7 +58,7 @@ class ActionIntroduceTask(Action):
             return []
         title = found["title"].lower()
         dispatcher.utter_message(
-            response="utter_new_task",
+            response="utter_changed_task" if found["changed"] else "utter_new_task",
             task_title=found["title"],
             rationale=found["rationale"],
             why=found["why"],
@@ -67,12 +70,19 @@ class ActionIntroduceTask(Action):
             dispatcher.utter_message(response="utter_ask_expectation", task_title=title)
             return [SlotSet("task_id", found["task_id"]), SlotSet("introducing", True)]
         dispatcher.utter_message(response="utter_ask_task_time")
-        return [SlotSet("task_id", found["task_id"]), SlotSet("introducing", False)]
+        return [
+            SlotSet("task_id", found["task_id"]),
+            SlotSet("introducing", False),
+            SlotSet("planning_time", True),
+        ]
 
 
 class ActionSaveTaskTime(Action):
-    """The time of day they chose: the task's reminder moves there (inside their waking
-    hours, as every reminder), then: what might get in the way?"""
+    """The time of day they chose, pressed or typed ("7pm", "after work"): the task's reminder
+    moves there (inside their waking hours, as every reminder), then: what might get in the
+    way? A typed answer with no time in it is asked once more; after that the therapist's
+    times are kept, said so, and the conversation goes on. An obstacle with no time in it
+    ("evenings are hopeless") goes to its script (rules/barriers.yml) instead."""
 
     def name(self) -> str:
         return "action_save_task_time"
@@ -80,14 +90,28 @@ class ActionSaveTaskTime(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        chosen = entity(tracker, "clock") or ""
-        clock = f"{chosen[:2]}:{chosen[2:]}" if len(chosen) == 4 and chosen.isdecimal() else None
-        if chosen != KEEP and (
-            clock is None or not ("00" <= chosen[:2] <= "23" and "00" <= chosen[2:] <= "59")
-        ):
-            dispatcher.utter_message(response="utter_ask_task_time")
-            return []
         asked = Asked.of(tracker)
+        chosen = entity(tracker, "clock")
+        typed = asked.text or ""
+        # Read as an obstacle, only a time of the clock is an answer: "evenings are hopeless"
+        # names a part of the day, but as the trouble, not the plan.
+        obstacle = (asked.intent or "").startswith("barrier_")
+        if chosen is not None:
+            clock = _clock(chosen)
+        else:
+            clock = None if typed.startswith("/") else clock_string(typed, phrases=not obstacle)
+        gave_up = False
+        if clock is None and chosen != KEEP:
+            if obstacle:
+                return [
+                    SlotSet("planning_time", False),
+                    SlotSet("time_missed", False),
+                    FollowupAction("action_barrier_script"),
+                ]
+            if not tracker.get_slot("time_missed"):
+                dispatcher.utter_message(response="utter_ask_task_time_again")
+                return [SlotSet("planning_time", True), SlotSet("time_missed", True)]
+            gave_up = True
         key = message_key(tracker)
 
         def work(session):
@@ -111,13 +135,13 @@ class ActionSaveTaskTime(Action):
             return []
         if title is None:
             dispatcher.utter_message(response="utter_no_tasks")
-            return []
+            return [SlotSet("planning_time", False), SlotSet("time_missed", False)]
         if clock is not None:
             dispatcher.utter_message(response="utter_task_time_saved", time=clock)
         else:
-            dispatcher.utter_message(response="utter_task_time_kept")
+            dispatcher.utter_message(response="utter_task_time_left" if gave_up else "utter_task_time_kept")
         dispatcher.utter_message(response="utter_ask_obstacle_ahead", task_title=title.lower())
-        return []
+        return [SlotSet("planning_time", False), SlotSet("time_missed", False)]
 
 
 def _clock(chosen: str) -> str | None:

@@ -87,5 +87,5 @@ class ActionSaveExpectation(Action):
         if tracker.get_slot("introducing"):
             # A new task being brought to them: next, when they'll do it (actions/new_task.py).
             dispatcher.utter_message(response="utter_ask_task_time")
-            return [SlotSet("introducing", False)]
+            return [SlotSet("introducing", False), SlotSet("planning_time", True)]
         return []

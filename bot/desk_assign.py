@@ -12,7 +12,16 @@ from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.desk_parts import PatientRef, StepStore, TherapistView, button, cancel_button
+from bot.desk_parts import (
+    RATIONALE_MIN,
+    TEXT_LIMIT,
+    TITLE_LIMIT,
+    PatientRef,
+    StepStore,
+    TherapistView,
+    button,
+    cancel_button,
+)
 from data import assigning, audit, desk
 from data.db import run_in_thread
 from data.library import task_templates
@@ -22,9 +31,6 @@ from data.wording import content
 from messaging.rendering import Button, Reply
 
 CUSTOM = "custom"
-_TITLE_LIMIT = 60
-_RATIONALE_MIN = 10
-_TEXT_LIMIT = 1500
 _MINUTE_CHOICES = ("5", "10", "15", "20", "30")
 # The schedule buttons, for the two commonest answers; anything else is typed.
 _SCHEDULE_CHOICES = {
@@ -64,15 +70,15 @@ class AssignFlow:
         words = " ".join(text.split())
         step = answers.get("step")
         if step == "title":
-            if not 1 <= len(words) <= _TITLE_LIMIT:
+            if not 1 <= len(words) <= TITLE_LIMIT:
                 return [self._ask(answers, "title_bad")]
             return await self._next(therapist, answers, "rationale", title=words)
         if step == "rationale":
-            if not _RATIONALE_MIN <= len(words) <= _TEXT_LIMIT:
+            if not RATIONALE_MIN <= len(words) <= TEXT_LIMIT:
                 return [self._ask(answers, "rationale_bad")]
             return await self._next(therapist, answers, "instructions", rationale=text.strip())
         if step == "instructions":
-            if len(words) > _TEXT_LIMIT:
+            if len(words) > TEXT_LIMIT:
                 return [self._ask(answers, "instructions_bad")]
             return await self._next(therapist, answers, "minutes", instructions=text.strip())
         if step == "minutes":

@@ -14,6 +14,11 @@ from data.models import Patient
 from data.wording import content
 from messaging.rendering import Button, Reply
 
+# What a therapist types for a task, /assign or /tasks: a name, a rationale, instructions.
+TITLE_LIMIT = 60
+RATIONALE_MIN = 10
+TEXT_LIMIT = 1500
+
 PREFIX = "bw:d:"
 CANCEL = f"{PREFIX}cancel"
 # The longest name read from a command or echoed back: patients' names are short.

@@ -8,7 +8,15 @@ from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.desk_parts import PatientRef, TherapistView, button, cancel_button
+from bot.desk_parts import (
+    RATIONALE_MIN,
+    TEXT_LIMIT,
+    TITLE_LIMIT,
+    PatientRef,
+    TherapistView,
+    button,
+    cancel_button,
+)
 from data import assigning, audit, desk
 from data.db import run_in_thread
 from data.models import Assignment
@@ -16,8 +24,12 @@ from data.schedule_words import parse_schedule
 from data.wording import content
 from messaging.rendering import Button, Reply
 
-_RATIONALE_MIN = 10
-_RATIONALE_MAX = 1500
+# How long each typed change may be, in characters.
+_LENGTHS = {
+    "rationale": (RATIONALE_MIN, TEXT_LIMIT),
+    "title": (1, TITLE_LIMIT),
+    "instructions": (1, TEXT_LIMIT),
+}
 
 
 def _words() -> dict[str, Any]:
@@ -25,8 +37,8 @@ def _words() -> dict[str, Any]:
     return found
 
 
-# The changes typed after their button: the new rationale, or when the task comes.
-TYPED = ("rationale", "schedule")
+# The changes typed after their button: the new words, or when the task comes.
+TYPED = ("rationale", "schedule", "title", "instructions")
 
 
 class TasksDesk:
@@ -70,7 +82,10 @@ class TasksDesk:
                 )
                 return Reply(
                     _words()[f"{change}_ask"].format(
-                        title=task.title, rationale=task.rationale, when=_when(task.schedule or {})
+                        title=task.title,
+                        rationale=task.rationale,
+                        instructions=task.instructions or _words()["no_instructions"],
+                        when=_when(task.schedule or {}),
                     ),
                     (cancel_button(),),
                 )
@@ -83,14 +98,15 @@ class TasksDesk:
         return [await run_in_thread(self._sessions, work)]
 
     async def answer(self, therapist: TherapistView, answers: dict[str, Any], text: str) -> list[Reply]:
-        """The new rationale, or the new schedule, typed."""
+        """The new words (rationale, name, instructions) or the new schedule, typed."""
         words = " ".join(text.split())
         change = answers.get("change", "rationale")
         schedule = parse_schedule(words) if change == "schedule" else None
-        if (change == "rationale" and not _RATIONALE_MIN <= len(words) <= _RATIONALE_MAX) or (
-            change == "schedule" and schedule is None
-        ):
+        shortest, longest = _LENGTHS.get(change, (0, TEXT_LIMIT))
+        if (change == "schedule" and schedule is None) or not shortest <= len(words) <= longest:
             return [Reply(_words()[f"{change}_bad"], (cancel_button(),))]
+        # A name is one line; the rationale and instructions keep the therapist's line breaks.
+        typed = words if change == "title" else text.strip()
 
         def work(session: Session) -> Reply:
             desk.clear_step(session=session, therapist_id=therapist.id)
@@ -103,7 +119,8 @@ class TasksDesk:
                 therapist_id=therapist.id,
                 task=task,
                 change=change,
-                rationale=text,
+                rationale=typed if change == "rationale" else "",
+                text=typed,
                 schedule=schedule,
             ):
                 return Reply(content()["desk_expired"])
@@ -130,7 +147,15 @@ def _task_reply(therapist: TherapistView, task: Assignment, note: str = "") -> R
     if assigning.is_ended(task):
         return Reply(text)
     token = assigning.task_token(therapist.id, task.id)
-    offered = ["tkpause" if task.active else "tkresume", "tksmaller", "tkschedule", "tkrationale", "tkend"]
+    offered = [
+        "tkpause" if task.active else "tkresume",
+        "tksmaller",
+        "tkschedule",
+        "tkrationale",
+        "tktitle",
+        "tkinstructions",
+        "tkend",
+    ]
     return Reply(text, tuple(Button(words["buttons"][verb], button(verb, token)) for verb in offered))
 
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from data import audit, task_changes
+from data import audit, task_changes, tasks
 from data.models import Assignment, Patient, utcnow
 
 FIELDS = ("template", "title", "rationale", "instructions", "minutes", "schedule")
@@ -62,7 +62,9 @@ def assign_task(
 
 # --- changes to a task from the desk: /tasks -------------------------------------------------
 
-CHANGES = ("pause", "resume", "smaller", "end", "rationale", "schedule")
+CHANGES = ("pause", "resume", "smaller", "end", "rationale", "schedule", "title", "instructions")
+# Changes to what the patient was told: the task is brought to them again, as changed.
+RETOLD = ("smaller", "rationale", "schedule", "title", "instructions")
 
 
 def task_token(therapist_id: str, assignment_id: int) -> str:
@@ -102,9 +104,11 @@ def change_task(
     change: str,
     rationale: str = "",
     schedule: dict[str, Any] | None = None,
+    text: str = "",
 ) -> bool:
     """One change, with its history row (the old values kept) and an audit row; False when it
-    doesn't apply (resuming a running task, making a 1-minute task smaller...)."""
+    doesn't apply (resuming a running task, making a 1-minute task smaller...). `text`: the
+    new title or instructions."""
     today = utcnow().astimezone(ZoneInfo(task.patient.timezone)).date()
     wanted: dict[str, Any]
     if change == "pause" and task.active:
@@ -119,11 +123,15 @@ def change_task(
         wanted = {"rationale": rationale.strip()}
     elif change == "schedule" and schedule and not is_ended(task):
         wanted = {"schedule": dict(schedule)}
+    elif change in ("title", "instructions") and text.strip() and not is_ended(task):
+        wanted = {change: text.strip()}
     else:
         return False
     before = {name: getattr(task, name) for name in wanted}
     for name, value in wanted.items():
         setattr(task, name, value)
+    if change in RETOLD:
+        tasks.retell(task, linked=task.patient.telegram_chat_id is not None)
     actor = audit.therapist_actor(therapist_id)
     task_changes.record(
         session=session, assignment_id=task.id, actor=actor, action=change, before=before, after=wanted

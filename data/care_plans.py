@@ -8,9 +8,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from data import invites, plan_schema, task_changes
+from data import invites, plan_schema, task_changes, tasks
 from data.models import Assignment, Clinic, Patient, Therapist, utcnow
 from data.plan_schema import CarePlan
+
+# What the patient is told of a task: a change to any of it is told again.
+RETOLD = {"title", "rationale", "instructions", "minutes", "schedule"}
 
 
 def new_sender_id() -> str:
@@ -151,7 +154,8 @@ def _apply_patient(
     for task in patient.tasks:
         found = existing.pop(task.id, None)
         is_new = found is None
-        # A plan's task is met at its first check-in (rationale, expectation), not introduced.
+        # Someone not yet linked meets a plan's tasks at linking and their first check-ins;
+        # someone already in the chat is told of a new or changed one (data/introductions.py).
         assignment = found or Assignment(
             patient_id=patient.id, task_id=task.id, set_by="plan", introduced_at=utcnow()
         )
@@ -171,6 +175,8 @@ def _apply_patient(
         old = {name: getattr(assignment, name) for name in values}
         _note(changes, f"task {patient.id}/{task.id}", assignment, values, is_new)
         changed = [name for name in values if is_new or old[name] != values[name]]
+        if set(changed) & RETOLD:
+            tasks.retell(assignment, linked=row.telegram_chat_id is not None)
         if changed:
             session.flush()
             task_changes.record(

@@ -32,10 +32,10 @@ def _reachable() -> Select[tuple[Assignment, Patient]]:
 
 def reachable_tasks(*, session: Session, to_introduce: bool = False) -> list[tuple[Assignment, Patient]]:
     """Every active task a nudge may reach, with its patient, in task order; with
-    `to_introduce`, only those the therapist set in Telegram and not yet brought to them."""
+    `to_introduce`, only those not yet brought to them (new or changed: data/assigning.py)."""
     query = _reachable()
     if to_introduce:
-        query = query.where(Assignment.set_by == "desk", Assignment.introduced_at.is_(None))
+        query = query.where(Assignment.introduced_at.is_(None))
     return [(a, p) for a, p in session.execute(query.order_by(Assignment.id))]
 
 

@@ -31,3 +31,10 @@ def back_off(*, session: Session, assignment_ids: list[int]) -> None:
         task = session.get(Assignment, assignment_id)
         if task is not None:
             task.backed_off_at = now
+
+
+def retell(task: Assignment, *, linked: bool) -> None:
+    """The task is brought to the patient again in the chat, as changed (data/introductions.py),
+    once they can be reached. A plan's task for someone not yet linked is met at linking."""
+    if task.set_by == "desk" or linked:
+        task.introduced_at = None

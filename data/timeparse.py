@@ -36,8 +36,9 @@ def _hour(token: str) -> int:
     return _WORDS[token] if token in _WORDS else int(token)
 
 
-def parse_clock(text: str) -> tuple[int, int, bool] | None:
-    """(hour, minute, explicit) from text; explicit is False when am/pm is a guess."""
+def parse_clock(text: str, *, phrases: bool = True) -> tuple[int, int, bool] | None:
+    """(hour, minute, explicit) from text; explicit is False when am/pm is a guess. Without
+    `phrases`, only a time of the clock counts ("8pm", "half 7"), not "evenings"."""
     t = text.lower().strip()
     m = re.search(r"\b(\d{1,2})[:.h](\d{2})\s*(am|pm|a\.m\.|p\.m\.)?", t)
     if m:
@@ -54,7 +55,7 @@ def parse_clock(text: str) -> tuple[int, int, bool] | None:
     m = re.search(r"\b" + _NUMBER + r"\s*(o'?clock)?\s*(am|pm|a\.m\.|p\.m\.)?(?![\d:])", t)
     if m and (m.group(3) or m.group(2) or re.search(r"\b(at|around|about|by)\s+" + _NUMBER, t)):
         return _with_suffix(_hour(m.group(1)), 0, m.group(3))
-    for phrase in sorted(PHRASES, key=len, reverse=True):
+    for phrase in sorted(PHRASES, key=len, reverse=True) if phrases else ():
         if re.search(r"\b" + re.escape(phrase) + r"\b", t):
             hour, minute = (int(x) for x in PHRASES[phrase].split(":"))
             return hour, minute, True
@@ -109,9 +110,9 @@ def next_occurrence(text: str, now_local: dt.datetime) -> dt.datetime | None:
     return min(times)
 
 
-def clock_string(text: str) -> str | None:
+def clock_string(text: str, *, phrases: bool = True) -> str | None:
     """A daily clock time "HH:MM" from text; a bare "7" reads as 7pm only after noon-ish words."""
-    clock = parse_clock(text)
+    clock = parse_clock(text, phrases=phrases)
     if clock is None:
         return None
     hour, minute, explicit = clock

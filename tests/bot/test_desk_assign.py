@@ -120,6 +120,8 @@ def test_tasks_pause_resume_smaller_new_rationale_and_end_with_history(conversat
         "Make it smaller",
         "Change when",
         "New rationale",
+        "Rename",
+        "New instructions",
         "End it",
     ]
     [paused] = run(conversation.on_button(TESS, _payload(task, "Pause"), "k2"))
@@ -137,6 +139,26 @@ def test_tasks_pause_resume_smaller_new_rationale_and_end_with_history(conversat
     assert is_response(bad.text, "tasks.schedule_bad")
     [moved] = run(conversation.on_text(TESS, "weekdays 8am", "k7c"))
     assert "mon tue wed thu fri at 08:00" in moved.text
+    # A plan's task for someone not yet in the chat: met at linking, not told of each change.
+    with transaction(sessions) as session:
+        row = session.scalar(select(Assignment).where(Assignment.patient_id == "p-100"))
+        assert row.introduced_at is not None
+        row.patient.telegram_chat_id = 5100  # Alex joins the chat
+    [name_q] = run(conversation.on_button(TESS, _payload(moved, "Rename"), "k7d"))
+    assert is_response(name_q.text, "tasks.title_ask")
+    [bad] = run(conversation.on_text(TESS, "x" * 61, "k7e"))
+    assert is_response(bad.text, "tasks.title_bad")
+    [renamed] = run(conversation.on_text(TESS, "  Catching  the thought ", "k7f"))
+    assert renamed.text.split("\n")[1].startswith("Catching the thought (running)")
+    [steps_q] = run(conversation.on_button(TESS, _payload(renamed, "New instructions"), "k7g"))
+    assert is_response(steps_q.text, "tasks.instructions_ask")
+    steps = "When your mood drops, note:\n1. the situation\n2. the thought"
+    [restepped] = run(conversation.on_text(TESS, steps, "k7h"))
+    assert is_response(restepped.text.split("\n")[0], "tasks.done.instructions")
+    with sessions() as session:
+        row = session.scalar(select(Assignment).where(Assignment.patient_id == "p-100"))
+        assert (row.title, row.instructions, row.introduced_at) == ("Catching the thought", steps, None)
+    moved = restepped
     [ended] = run(conversation.on_button(TESS, _payload(moved, "End it"), "k7"))
     assert ended.buttons == ()
     # An ended task's old buttons do nothing more.
@@ -154,6 +176,8 @@ def test_tasks_pause_resume_smaller_new_rationale_and_end_with_history(conversat
             "smaller",
             "rationale",
             "schedule",
+            "title",
+            "instructions",
             "end",
         ]
         assert history[5].before["schedule"] == {"days": ["mon", "wed", "fri"], "at": "19:00"}

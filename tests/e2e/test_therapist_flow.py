@@ -1,5 +1,6 @@
 """A therapist's side, end to end through the Bot API test server and the real stack: link,
-invite a patient who then joins from the deep link, read a review with its chart, export,
+invite a patient who then joins from the deep link, assign a task the patient plans, change
+its rationale (the patient is told and plans again), read a review with its chart, export,
 and a forged button that reaches no one (and is audited)."""
 
 from __future__ import annotations
@@ -141,6 +142,27 @@ def test_a_therapist_invites_a_patient_who_joins_and_reviews_another(stack):
     assert "help expected 4/5" in brief["text"] and "19:30" in brief["text"]
     assert "been so busy with work i didnt have a second" in brief["text"]
     assert "When I get home from work, I will do a 2-minute version." in brief["text"]
+
+    # /tasks: a new rationale. Robin is told of the change in the chat, asked when again (the
+    # expectation is known), and types the time rather than pressing it.
+    before = len(api.sent(THERAPIST))
+    api.send_text(THERAPIST, f"/tasks {robin}")
+    walk = find(wait_for_text(api, THERAPIST, before, "Walk (running)"), "Walk (running)")
+    _press(api, THERAPIST, walk, "New rationale")
+    _latest(api, THERAPIST, "Send the new one, in your words")
+    seen = len(api.sent(NEW_PATIENT))
+    api.send_text(THERAPIST, "Robin, walking first and feeling like it second is how the low days shift.")
+    _latest(api, THERAPIST, "Your patient will be told in the chat, with your new words")
+    wait_for_text(api, NEW_PATIENT, seen, "Your therapist has changed your task: Walk", timeout=90)
+    assert any("how the low days shift" in m["text"] for m in api.sent(NEW_PATIENT)[seen:])
+    find(wait_for_text(api, NEW_PATIENT, seen, "When in your day will you do it"), "When in your day")
+    api.send_text(NEW_PATIENT, "probably 8pm after dinner")
+    wait_for_text(api, NEW_PATIENT, seen, "I'll remind you about it at 20:00")
+    nothing = find(
+        wait_for_text(api, NEW_PATIENT, seen, "what might get in the way"), "what might get in the way"
+    )
+    _press(api, NEW_PATIENT, nothing, "Nothing comes to mind")
+    wait_for_text(api, NEW_PATIENT, seen, "If something does come up")
 
     # /patients lists Robin and Alex; a tap on Alex gives the brief and the chart.
     before = len(api.sent(THERAPIST))

@@ -45,12 +45,18 @@ async def predict(model: str, sets: dict[str, Path]) -> dict:
         rows = []
         for text, intent in examples(path):
             parsed = await agent.parse_message(text)
+            # The runners-up too: what a fallback would offer as buttons.
+            ranking = [
+                [r.get("name"), round(float(r.get("confidence") or 0.0), 4)]
+                for r in (parsed.get("intent_ranking") or [])[:4]
+            ]
             rows.append(
                 {
                     "text": text,
                     "intent": intent,
                     "predicted": (parsed.get("intent") or {}).get("name"),
                     "confidence": round(float((parsed.get("intent") or {}).get("confidence") or 0.0), 4),
+                    "ranking": ranking,
                 }
             )
         out[name] = {"file": path.name, "predictions": rows}

@@ -6,6 +6,13 @@ the most common confusions. Two held-out sets, both never trained on:
 analysis) and `blind` (tests/nlu/heldout_blind.yml, written later by someone who
 saw neither the training data nor the first set, and never looked at since).
 
+Fresh sets (issue 14), each written once by someone who saw neither the
+training data nor any earlier set, and scored once: `before` (tests/nlu/
+fresh_before.yml, scored on the model before the NLU work; its figures are kept
+in tests/nlu/fresh_before_scores.json and printed from there) and, when it
+exists, `after`. They are printed per intent beside the targets, and kept out of
+the pooled figure, which stays comparable with earlier reports.
+
 Crisis: every crisis message in the held-out sets and in the crisis holdout set
 (tests/perf/data/crisis_holdout.yml) is checked against the bot's two nets, the
 safety net (before Rasa) and the NLU `crisis` intent. Writes
@@ -13,7 +20,7 @@ tests/perf/results/nlu_report.json.
 
 Exit status 1 when the pooled barrier macro-F1 is below the 0.85 target (the
 issue's floor) or a held-out NLU crisis message slips past both nets. Misses in
-the crisis holdout set are reported, not enforced: it measures how the nets
+the crisis holdout set and the fresh sets are reported, not enforced: it measures how the nets
 generalise (see tests/perf/bench_crisis.py).
 """
 
@@ -30,6 +37,16 @@ ROOT = Path(__file__).resolve().parents[2]
 BARRIER_F1_FLOOR = 0.85  # the target set in issue 3
 # The NLU's own held-out sets among the predictions (the rest are crisis sets: bench_crisis.py).
 NLU_SETS = ("heldout", "blind")
+FRESH_SETS = ("before", "after")
+FROZEN = {"before": ROOT / "tests" / "nlu" / "fresh_before_scores.json"}
+# Issue 14's targets, read on the fresh sets: barrier macro-F1, and recall per intent.
+FRESH_TARGETS = {"barrier_macro_f1": 0.90}
+RECALL_TARGETS = {
+    "resistance": 0.80,
+    "barrier_not_useful": 0.80,
+    "barrier_unclear": 0.80,
+    "out_of_scope": 0.75,
+}
 
 
 def scores(rows: list[dict]) -> dict:
@@ -74,13 +91,30 @@ def crisis_check(rows: list[dict]) -> dict:
     }
 
 
+def fresh_summary(name: str, r: dict) -> str:
+    """One fresh set's figures against issue 14's targets."""
+    parts = [f"barrier macro-F1 {r['barrier_macro_f1']:.3f} (target {FRESH_TARGETS['barrier_macro_f1']:.2f})"]
+    for intent, target in RECALL_TARGETS.items():
+        found = r["per_intent"].get(intent)
+        if found:
+            parts.append(f"{intent} recall {found['recall']:.2f} (target {target:.2f})")
+    if "understood_within_one_turn" in r:
+        parts.append(f"understood within one turn {r['understood_within_one_turn']:.2f} (target 0.95)")
+    return f"fresh set [{name}]: {r['examples']} messages, accuracy {r['accuracy']:.3f}; " + "; ".join(parts)
+
+
 def main(predictions_file: Path) -> int:
     sets = json.loads(predictions_file.read_text(encoding="utf-8"))
     nlu_sets = {name: sets[name]["predictions"] for name in NLU_SETS if name in sets}
-    report: dict = {name: scores(rows) for name, rows in nlu_sets.items()}
+    fresh_sets = {name: sets[name]["predictions"] for name in FRESH_SETS if name in sets}
+    report: dict = {name: scores(rows) for name, rows in {**nlu_sets, **fresh_sets}.items()}
+    for name, path in FROZEN.items():
+        if name not in report and path.exists():
+            report[name] = json.loads(path.read_text(encoding="utf-8"))
+            fresh_sets[name] = []
     pooled = [row for rows in nlu_sets.values() for row in rows]
     report["pooled"] = scores(pooled)
-    report["crisis"] = {name: crisis_check(rows) for name, rows in nlu_sets.items()}
+    report["crisis"] = {name: crisis_check(rows) for name, rows in {**nlu_sets, **fresh_sets}.items() if rows}
     if "holdout" in sets:
         report["crisis"]["crisis_holdout"] = crisis_check(sets["holdout"]["predictions"])
     report["barrier_macro_f1_target"] = BARRIER_F1_FLOOR
@@ -89,7 +123,7 @@ def main(predictions_file: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-    names = [*nlu_sets, "pooled"]
+    names = [*nlu_sets, "pooled", *fresh_sets]
     table: dict[str, dict] = defaultdict(dict)
     for name in names:
         for intent, s in report[name]["per_intent"].items():
@@ -108,6 +142,10 @@ def main(predictions_file: Path) -> int:
         )
     for c in report["pooled"]["confusions"][:12]:
         print(f"  confused {c['true']} -> {c['predicted']}: {c['count']}")
+    for name in fresh_sets:
+        print(fresh_summary(name, report[name]))
+        for c in report[name]["confusions"][:6]:
+            print(f"  [{name}] confused {c['true']} -> {c['predicted']}: {c['count']}")
     failed = False
     if report["pooled"]["barrier_macro_f1"] < BARRIER_F1_FLOOR:
         print(f"pooled barrier macro-F1 below the {BARRIER_F1_FLOOR} target")
@@ -120,7 +158,7 @@ def main(predictions_file: Path) -> int:
         )
         for text in c["missed_by_both"]:
             print(f"  MISSED CRISIS MESSAGE [{name}]: {text!r}")
-        if name != "crisis_holdout" and c["missed_by_both"]:
+        if name in NLU_SETS and c["missed_by_both"]:
             failed = True
     print(f"written to {out.relative_to(ROOT)}")
     return 1 if failed else 0

@@ -1,6 +1,6 @@
 """A task the therapist set in Telegram is brought to the patient once, when they can hear
-it: linked, routine given, awake, not paused; never a plan's task; a failed send is tried
-again."""
+it: linked, routine given, awake, not paused; a failed send is tried again. A plan's task is
+met at linking, unless it is added or changed once the patient is in the chat."""
 
 import asyncio
 import datetime as dt
@@ -76,7 +76,7 @@ def test_a_desk_task_is_introduced_once_and_a_failed_send_is_tried_again(session
     assert [chat for chat, _ in sent] == [620001]
     with sessions() as session:
         assert session.get(Assignment, task_id).introduced_at is not None
-        # The plan's own task is met at its first check-in instead.
+        # The plan's own task, there before they linked, is met at its first check-in instead.
         plan_task = session.scalar(select(Assignment).where(Assignment.task_id == "thought-record"))
         assert plan_task.set_by == "plan" and plan_task.introduced_at is not None
 
@@ -105,3 +105,38 @@ def test_not_before_the_routine_is_given_nor_while_asleep_or_paused(sessions):
         )
     with sessions() as session:
         assert introductions.due(session=session, now=noon) == []
+
+
+def test_a_plan_task_added_or_changed_once_they_are_in_the_chat_is_told(sessions, tmp_path):
+    _setup(sessions)
+    with transaction(sessions) as session:
+        for task in session.scalars(select(Assignment)):
+            task.introduced_at = utcnow()  # everything told so far
+    plan = (FIXTURES / "plan.yml").read_text(encoding="utf-8")
+    changed = plan.replace(
+        "rationale: Writing the thought down slows it, so you can check it against the facts.",
+        "rationale: On paper, a thought can be weighed instead of obeyed.",
+        1,
+    ).replace(
+        '        schedule: {days: [mon, wed, fri], at: "19:00"}\n  - id: p-200',
+        '        schedule: {days: [mon, wed, fri], at: "19:00"}\n'
+        "      - id: worry-time\n        template: worry_time\n        title: Worry time\n"
+        "        rationale: Saving worries for one slot shows they can wait.\n"
+        "        schedule: {times_per_week: 3}\n  - id: p-200",
+        1,
+    )
+    assert changed.count("worry-time") == 1 and "weighed" in changed
+    (tmp_path / "plan.yml").write_text(changed, encoding="utf-8")
+    with transaction(sessions) as session:
+        apply_plan(load_plan(tmp_path / "plan.yml"), session=session, invite_ttl_days=14)
+    with sessions() as session:
+        due = introductions.due(session=session, now=utcnow())
+        # Alex (in the chat) hears of both; Jo, not linked, meets her tasks at linking.
+        assert sorted(d.task_id for d in due) == ["thought-record", "worry-time"]
+    # Applied again unchanged: nothing more to tell.
+    with transaction(sessions) as session:
+        for task in session.scalars(select(Assignment)):
+            task.introduced_at = utcnow()
+        apply_plan(load_plan(tmp_path / "plan.yml"), session=session, invite_ttl_days=14)
+    with sessions() as session:
+        assert introductions.due(session=session, now=utcnow()) == []
