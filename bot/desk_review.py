@@ -152,7 +152,8 @@ def brief(
         )
         for c in worksheets[-4:]
     ]
-    # Over one message: the least common obstacles, then the oldest reflections and worksheets go.
+    # Over one message: the oldest worksheets go first, then the oldest reflections, then the
+    # least common obstacles' quotes; the flags and the homework always stay.
     return _fit(
         [[head], flags, homework],
         [(obstacles, False), (reflections, True), (sheets, True)],
