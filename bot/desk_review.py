@@ -26,7 +26,7 @@ from data.report import build_report
 from data.report_csv import write_long_csv
 from data.wording import content, say
 from messaging.charts import weekly_chart
-from messaging.rendering import Reply
+from messaging.rendering import TELEGRAM_TEXT_LIMIT, Reply, split_text, telegram_length
 
 # With no session marked and no date given, the brief covers this far back.
 DEFAULT_PERIOD = dt.timedelta(days=14)
@@ -34,6 +34,8 @@ DEFAULT_PERIOD = dt.timedelta(days=14)
 WEEK = dt.timedelta(days=7)
 # The patient's own words are quoted, but a brief is not a transcript.
 _QUOTE_LIMIT = 160
+# A list of moments (crisis responses, pushback, unreachable periods) shows the latest few.
+_LISTED = 5
 
 
 class DeskReview:
@@ -114,82 +116,162 @@ def brief(
     basis: str,
     zone: ZoneInfo,
 ) -> str:
+    """The brief, in the order it is read: what needs the therapist's attention, then the
+    homework done of planned, then the patient's words. One Telegram message: when it would
+    be longer, some of their words are left out, and it says so."""
     words = content()["review"]
     day = _day_format(zone)
-    parts = [
-        words["head"].format(
-            name=patient.display_name,
-            patient_id=patient.id,
-            start=day(since),
-            end=day(until),
-            basis=words["basis"][basis],
-        )
-    ]
+    head = words["head"].format(
+        name=patient.display_name,
+        patient_id=patient.id,
+        start=day(since),
+        end=day(until),
+        basis=words["basis"][basis],
+    )
+    flags = _flags(report, words, day, ZoneInfo(patient.timezone))
+    homework = _homework(report, words)
     titles = {t["id"]: t["title"] for t in report["tasks"]}
-    parts.append(words["tasks_head"])
-    parts += [
-        _task_line(task, report["checkins"], words) for task in report["tasks"] if task.get("active", True)
+    obstacles = _obstacles(report["barriers"], words, day)
+    shared = [c for c in report["checkins"] if c.get("reflection")]
+    worksheets = [c for c in report["checkins"] if c.get("worksheet")]
+    reflections = [words["reflections_head"]] if shared else []
+    reflections += [
+        words["reflection"].format(
+            when=day(_parse(c["reported_at"])),
+            task=titles.get(c["task_id"], ""),
+            words=_quote(c["reflection"]),
+        )
+        for c in shared[-5:]
     ]
-    if (rate := report.get("completion_rate")) is not None:
-        parts.append(words["overall"].format(rate=_percent(rate)))
+    sheets = [words["worksheets_head"]] if worksheets else []
+    sheets += [
+        words["worksheet"].format(
+            when=day(_parse(c["reported_at"])),
+            task=titles.get(c["task_id"], ""),
+            answers=_answers(c["worksheet"]),
+        )
+        for c in worksheets[-4:]
+    ]
+    # Over one message: the oldest worksheets go first, then the oldest reflections, then the
+    # least common obstacles' quotes; the flags and the homework always stay.
+    return _fit(
+        [[head], flags, homework],
+        [(obstacles, False), (reflections, True), (sheets, True)],
+        words["shortened"],
+    )
 
-    barriers = report["barriers"]
-    if barriers:
-        parts.append(words["barriers_head"])
-        by_category = Counter(b["category"] for b in barriers)
-        for category, count in by_category.most_common():
-            label = words["barrier_names"].get(category, category)
-            parts.append(words["barrier_line"].format(category=label, count=count))
-            for b in [b for b in barriers if b["category"] == category][-3:]:
-                plan = words["barrier_plan"].format(plan=b["plan"]) if b.get("plan") else ""
-                flag = words["barrier_flag"] if b.get("needs_adjusting") else ""
-                parts.append(
-                    words["barrier_quote"].format(
-                        when=day(_parse(b["at"])), words=_quote(b["words"]), plan=plan, flag=flag
-                    )
-                )
-    else:
-        parts.append(words["no_barriers"])
 
-    if report["resistance"]:
-        days = ", ".join(day(_parse(r["at"])) for r in report["resistance"])
-        parts.append(words["pushback"].format(count=len(report["resistance"]), days=days))
-        parts += [words["pushback_quote"].format(words=_quote(r["words"])) for r in report["resistance"][-2:]]
+def _flags(
+    report: dict[str, Any], words: dict[str, Any], day: Callable[..., str], their_zone: ZoneInfo
+) -> list[str]:
+    """What needs the therapist's attention, most urgent first; a line saying so when nothing does."""
+    lines = []
     crisis = report["crisis"]
     checks = report.get("risk_checks", [])
     if crisis or checks:
-        moments = [day(_parse(c["at"]), with_time=True) for c in crisis]
-        parts.append(words["crisis"].format(count=len(crisis), moments=", ".join(moments) or "-"))
+        moments = _some([day(_parse(c["at"]), with_time=True) for c in crisis])
+        lines.append(words["crisis"].format(count=len(crisis), moments=moments or "-"))
         if checks:
             answers = Counter(c.get("answer") or "none" for c in checks)
             summary = ", ".join(f"{words['risk_answers'].get(a, a)} {n}" for a, n in answers.most_common())
-            parts.append(words["risk_checks"].format(count=len(checks), answers=summary))
-    if report.get("unreachable_since"):
-        parts.append(words["unreachable"].format(since=day(_parse(report["unreachable_since"]))))
+            lines.append(words["risk_checks"].format(count=len(checks), answers=summary))
+    lines += _unreachable(report, words, their_zone)
+    adjust = _titles_of(report, {b["task_id"] for b in report["barriers"] if b.get("needs_adjusting")})
+    if any(b.get("needs_adjusting") for b in report["barriers"]):
+        lines.append(words["adjust"].format(tasks=adjust or "-"))
+    if report["resistance"]:
+        days = _some([day(_parse(r["at"])) for r in report["resistance"]])
+        lines.append(words["pushback"].format(count=len(report["resistance"]), days=days))
+        lines += [words["pushback_quote"].format(words=_quote(r["words"])) for r in report["resistance"][-2:]]
+    reduced = _titles_of(report, {t["id"] for t in report["tasks"] if t.get("nudges_reduced_at")})
+    if reduced:
+        lines.append(words["unanswered"].format(tasks=reduced))
+    return [words["flags_head"], *lines] if lines else [words["no_flags"]]
 
-    shared = [c for c in report["checkins"] if c.get("reflection")]
-    worksheets = [c for c in report["checkins"] if c.get("worksheet")]
-    if shared:
-        parts.append(words["reflections_head"])
-        parts += [
-            words["reflection"].format(
-                when=day(_parse(c["reported_at"])),
-                task=titles.get(c["task_id"], ""),
-                words=_quote(c["reflection"]),
+
+def _unreachable(report: dict[str, Any], words: dict[str, Any], zone: ZoneInfo) -> list[str]:
+    """Each time they couldn't be reached in the period, in their own time zone's dates."""
+    found = report.get("unreachable_periods") or []
+    if not found:
+        # A report without periods (made before they were kept) still says so when it is now.
+        if since := report.get("unreachable_since"):
+            return [words["unreachable"].format(since=_local_day(_parse(since), zone))]
+        return []
+    lines = [words["unreachable_head"].format(count=len(found), zone=zone.key)]
+    shown = found[-_LISTED:]
+    if len(found) > len(shown):
+        lines.append(words["unreachable_earlier"].format(count=len(found) - len(shown)))
+    for period in shown:
+        start = _parse(period["from"])
+        if period.get("until") is None:
+            lines.append(words["unreachable_open"].format(start=_local_day(start, zone)))
+            continue
+        end = _parse(period["until"])
+        same_day = start.astimezone(zone).date() == end.astimezone(zone).date()
+        lines.append(
+            words["unreachable_period"].format(
+                start=_local_day(start, zone, with_time=same_day),
+                end=_local_day(end, zone, with_time=same_day),
             )
-            for c in shared[-5:]
-        ]
-    if worksheets:
-        parts.append(words["worksheets_head"])
-        parts += [
-            words["worksheet"].format(
-                when=day(_parse(c["reported_at"])),
-                task=titles.get(c["task_id"], ""),
-                answers=_answers(c["worksheet"]),
+        )
+    return lines
+
+
+def _homework(report: dict[str, Any], words: dict[str, Any]) -> list[str]:
+    """Done of planned per task and overall, partly done counting half and shown as a half."""
+    shown = [t for t in report["tasks"] if t.get("active", True) or t.get("planned")]
+    lines = [words["tasks_head"]]
+    lines += [_task_line(task, report["checkins"], words) for task in shown]
+    if (rate := report.get("completion_rate")) is not None:
+        tally = report.get("occurrences") or {}
+        lines.append(
+            words["overall"].format(
+                done=_done(tally), planned=tally.get("planned", 0) - tally.get("open", 0), rate=_percent(rate)
             )
-            for c in worksheets[-4:]
-        ]
-    return "\n".join(parts)
+        )
+    return lines
+
+
+def _obstacles(barriers: list[dict[str, Any]], words: dict[str, Any], day: Callable[..., str]) -> list[str]:
+    if not barriers:
+        return [words["no_barriers"]]
+    lines = [words["barriers_head"]]
+    by_category = Counter(b["category"] for b in barriers)
+    for category, count in by_category.most_common():
+        label = words["barrier_names"].get(category, category)
+        lines.append(words["barrier_line"].format(category=label, count=count))
+        for b in [b for b in barriers if b["category"] == category][-3:]:
+            plan = words["barrier_plan"].format(plan=b["plan"]) if b.get("plan") else ""
+            flag = words["barrier_flag"] if b.get("needs_adjusting") else ""
+            lines.append(
+                words["barrier_quote"].format(
+                    when=day(_parse(b["at"])), words=_quote(b["words"]), plan=plan, flag=flag
+                )
+            )
+    return lines
+
+
+def _fit(kept: list[list[str]], shortened: list[tuple[list[str], bool]], note: str) -> str:
+    """The sections as one message within Telegram's limit (messaging/rendering.py).
+
+    `kept` always go in whole. Over the limit, the `shortened` sections lose lines, the last
+    section first: each its oldest line after its heading (True) or its last line (False),
+    and a section down to its heading goes too; `note` says so. Still too long: cut at a
+    line break, as a long message is split.
+    """
+    trimmed = [(list(lines), oldest_first) for lines, oldest_first in shortened]
+
+    def text() -> str:
+        return "\n".join(line for section in [*kept, *(lines for lines, _ in trimmed)] for line in section)
+
+    if telegram_length(whole := text()) <= TELEGRAM_TEXT_LIMIT:
+        return whole
+    while any(lines for lines, _ in trimmed) and telegram_length(text() + note) > TELEGRAM_TEXT_LIMIT:
+        lines, oldest_first = next((lines, o) for lines, o in reversed(trimmed) if lines)
+        lines.pop(1 if oldest_first and len(lines) > 1 else -1)
+        if len(lines) == 1:
+            lines.clear()
+    return split_text(text(), TELEGRAM_TEXT_LIMIT - telegram_length(note))[0] + note
 
 
 def _task_line(task: dict[str, Any], checkins: list[dict[str, Any]], words: dict[str, Any]) -> str:
@@ -200,10 +282,12 @@ def _task_line(task: dict[str, Any], checkins: list[dict[str, Any]], words: dict
     planned = task.get("planned", 0) - task.get("open", 0)
     line = words["task"].format(
         title=task["title"],
-        done=task.get("done", 0),
+        done=_done(task),
         planned=planned,
         rate=_percent(task["completion_rate"]) if task.get("completion_rate") is not None else "-",
     )
+    if not task.get("active", True):
+        line += words["task_stopped"]
     extras = []
     if task.get("partial"):
         extras.append(words["task_partial"].format(count=task["partial"]))
@@ -294,6 +378,28 @@ def _day_format(zone: ZoneInfo) -> Callable[..., str]:
 
 def _percent(rate: float) -> str:
     return f"{round(rate * 100)}%"
+
+
+def _done(tally: dict[str, Any]) -> str:
+    """Done, with partly done counting half and shown as a half: 3, 2½, ½."""
+    halves = 2 * int(tally.get("done") or 0) + int(tally.get("partial") or 0)
+    whole, half = divmod(halves, 2)
+    return (str(whole) if whole or not half else "") + ("½" if half else "")
+
+
+def _some(items: list[str]) -> str:
+    """A list in a line, the latest few of a long one and how many more there were."""
+    if len(items) <= _LISTED:
+        return ", ".join(items)
+    return f"… (+{len(items) - _LISTED}), " + ", ".join(items[-_LISTED:])
+
+
+def _titles_of(report: dict[str, Any], task_ids: set[Any]) -> str:
+    return ", ".join(t["title"] for t in report["tasks"] if t["id"] in task_ids)
+
+
+def _local_day(moment: dt.datetime, zone: ZoneInfo, with_time: bool = False) -> str:
+    return _day_format(zone)(moment, with_time)
 
 
 def _quote(text: str | None) -> str:

@@ -18,6 +18,7 @@ from data.models import (
     Patient,
     SafetyEvent,
     ScheduleChange,
+    UnreachablePeriod,
     Worksheet,
     utcnow,
 )
@@ -83,6 +84,7 @@ def erase_patient(*, session: Session, patient_id: str, therapist_told: bool = F
     session.execute(delete(Barrier).where(Barrier.patient_id == patient_id))
     session.execute(delete(SafetyEvent).where(SafetyEvent.patient_id == patient_id))
     session.execute(delete(Invite).where(Invite.patient_id == patient_id))
+    session.execute(delete(UnreachablePeriod).where(UnreachablePeriod.patient_id == patient_id))
     messages = chat_messages.deletable(session=session, patient_id=patient_id)
     erased = Erased(
         old_sender=patient.sender_id,

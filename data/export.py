@@ -18,6 +18,7 @@ from data.models import (
     Patient,
     SafetyEvent,
     ScheduleChange,
+    UnreachablePeriod,
     Worksheet,
 )
 from data.wording import content
@@ -103,6 +104,15 @@ def patient_export(*, session: Session, patient_id: str) -> dict[str, Any]:
                 select(ScheduleChange)
                 .where(ScheduleChange.patient_id == patient_id)
                 .order_by(ScheduleChange.id)
+            )
+        ],
+        # When Telegram said they had blocked the bot, until they wrote again (null: still).
+        "times_unreachable": [
+            {"from": _iso(p.started_at), "until": _iso(p.ended_at)}
+            for p in session.scalars(
+                select(UnreachablePeriod)
+                .where(UnreachablePeriod.patient_id == patient_id)
+                .order_by(UnreachablePeriod.id)
             )
         ],
         "reminders_sent": [

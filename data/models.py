@@ -103,6 +103,7 @@ class Patient(Base):
     consented_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Set when Telegram says the patient blocked the bot: no more nudges; the therapist sees it.
+    # Cleared when they write again; each such time is also kept as an UnreachablePeriod.
     unreachable_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # The therapist was told the patient erased their data (/forget).
     left_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -116,6 +117,20 @@ class Patient(Base):
 
     therapist: Mapped[Therapist] = relationship()
     assignments: Mapped[list[Assignment]] = relationship(back_populates="patient", order_by="Assignment.id")
+
+
+class UnreachablePeriod(Base):
+    """A time the patient could not be reached (Telegram said they blocked the bot): opened
+    when `Patient.unreachable_at` is set, closed when they write again (data/unreachable.py).
+    Kept, so the brief can show past periods as well as a current one."""
+
+    __tablename__ = "unreachable_period"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # None while it lasts.
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Invite(Base):

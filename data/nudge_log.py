@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from data import chat_messages
+from data import chat_messages, unreachable
 from data.db import insert_once, rowcount
 from data.models import Assignment, CheckIn, NudgeLog, Patient, utcnow
 
@@ -266,9 +266,8 @@ def checked_in_since(*, session: Session, assignment_id: int, since: dt.datetime
 
 
 def mark_unreachable(*, session: Session, patient_id: str) -> None:
-    patient = session.get(Patient, patient_id)
-    if patient is not None and patient.unreachable_at is None:
-        patient.unreachable_at = utcnow()
+    """Telegram says the patient blocked the bot: no more nudges, and a period of it kept."""
+    unreachable.mark_unreachable(session=session, patient_id=patient_id)
 
 
 def retake_failed(*, session: Session, log_id: int, give_up: bool) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from data import unreachable
 from data.db import rowcount
 from data.models import Assignment, Clinic, Patient, utcnow
 
@@ -28,10 +29,9 @@ def set_silent_nudges(*, session: Session, patient_id: str, silent: bool) -> Non
 
 
 def mark_reachable(*, session: Session, patient_id: str) -> None:
-    """They wrote, so they have not blocked the bot (any more): nudges may reach them."""
-    patient = session.get(Patient, patient_id)
-    if patient is not None:
-        patient.unreachable_at = None
+    """They wrote, so they have not blocked the bot (any more): nudges may reach them, and
+    the period they were unreachable ends."""
+    unreachable.mark_reachable(session=session, patient_id=patient_id)
 
 
 def by_telegram_user(*, session: Session, telegram_user_id: int) -> Patient | None:

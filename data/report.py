@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from data import occurrences, planner, task_changes
+from data import occurrences, planner, task_changes, unreachable
 from data.models import Assignment, Barrier, CheckIn, Patient, SafetyEvent, Worksheet, utcnow
 from data.nudge_log import ANSWER_WINDOW
 from data.safety_events import crisis_quiet_windows
@@ -227,6 +227,12 @@ def patient_report(
         "erased": patient.erased_at is not None,
         # The patient blocked the bot: no nudges reach them until they write again.
         "unreachable_since": _iso(patient.unreachable_at),
+        # Every time they couldn't be reached that overlaps the period: from when Telegram
+        # said they blocked the bot until they wrote again (None: not yet).
+        "unreachable_periods": [
+            {"from": _iso(p.started_at), "until": _iso(p.ended_at)}
+            for p in unreachable.periods(session=session, patient_id=patient.id, since=since, until=until)
+        ],
         "tasks": [
             {
                 "id": t.task_id,
@@ -250,6 +256,14 @@ def patient_report(
                 **tallies[t.id],
                 "extra": sum(1 for c in checkins if c.assignment_id == t.id and c.id in extra),
                 "completion_rate": occurrences.completion_rate(tallies[t.id]),
+                # The task's own weekly series, as `weeks` below (for the chart's panel per task).
+                "weeks": weekly_series(
+                    zone,
+                    {t.id: settled[t.id]},
+                    {t.id: t.expected_helpfulness},
+                    [c for c in checkins if c.assignment_id == t.id],
+                    extra,
+                ),
             }
             for t in tasks
         ],

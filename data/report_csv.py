@@ -2,8 +2,8 @@
 
 Columns: patient_id, table, row, field, value. `table` is `patient` for the patient's
 own fields (row 0) and otherwise the report's list or object it comes from (tasks,
-checkins, barriers, resistance, crisis, risk_checks, weeks, occurrences), with `row`
-its index there. Nested fields are dotted (`schedule.days.0`, `worksheet.situation`).
+checkins, barriers, resistance, crisis, risk_checks, unreachable_periods, weeks,
+occurrences), with `row` its index there. Nested fields are dotted (`schedule.days.0`, `worksheet.situation`).
 Values: empty for null, true/false, numbers and text as in the JSON; an empty list or
 object is `[]` or `{}` so the field still shows.
 """

@@ -46,14 +46,18 @@ def fits_callback(payload: str) -> bool:
     return 0 < len(payload.encode("utf-8")) <= CALLBACK_DATA_LIMIT
 
 
+def telegram_length(text: str) -> int:
+    """The length Telegram's limit is counted in: UTF-16 code units, so characters outside
+    the BMP count twice."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     """Split on paragraph or line breaks so no part exceeds Telegram's limit.
 
     Telegram counts UTF-16 code units, so characters outside the BMP count twice.
     """
-
-    def size(s: str) -> int:
-        return len(s.encode("utf-16-le")) // 2
+    size = telegram_length
 
     parts: list[str] = []
     rest = text

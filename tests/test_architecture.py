@@ -144,6 +144,7 @@ DATA_LAYERS = {
         "data.schedule_changes",
         "data.scheduler_lease",
         "data.tasks",
+        "data.unreachable",
         "data.worksheets",
     },
     # what the product does with them: care plans, erasure, export, the report, retention

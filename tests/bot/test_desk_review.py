@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import struct
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from data import audit, barriers, checkins, desk, safety_events
 from data.db import transaction
 from data.models import Assignment, CheckIn, Worksheet, utcnow
 from data.report import build_report
+from data.wording import content
 from tests.bot.test_therapist_desk import OLA, TESS, conversation  # noqa: F401 - the fixture
 from tests.support.wording import is_response
 
@@ -167,3 +169,154 @@ def test_no_command_or_button_reaches_another_therapists_patient(conversation, s
     # Ola still reviews her own patient.
     brief, _ = run(conversation.on_command(OLA, "review", "Kim", "k4"))
     assert brief.text.startswith("Review: Kim (p-300)")
+
+
+# --- the brief: flags first, done of planned, unreachable periods, one message ------------------
+
+
+def test_the_brief_lists_past_and_current_unreachable_periods_first_in_the_patients_dates(
+    conversation,  # noqa: F811
+    sessions,
+):
+    from data import unreachable
+    from data.models import Patient
+
+    _history(sessions)
+    # Late evening in UTC (the clinic's London) is already the next day in Auckland.
+    day = (utcnow() - dt.timedelta(days=8)).replace(hour=22, minute=30, second=0, microsecond=0)
+    blocked, wrote = day, day + dt.timedelta(days=2, hours=-13)
+    again = day + dt.timedelta(days=6)
+    with transaction(sessions) as session:
+        session.get(Patient, ALEX).timezone = "Pacific/Auckland"
+        unreachable.mark_unreachable(session=session, patient_id=ALEX, at=blocked)
+        unreachable.mark_reachable(session=session, patient_id=ALEX, at=wrote)
+        unreachable.mark_unreachable(session=session, patient_id=ALEX, at=again)
+    brief, _ = run(conversation.on_command(TESS, "review", "Alex", "k1"))
+    text = brief.text
+    words = content()["review"]
+    auckland = ZoneInfo("Pacific/Auckland")
+
+    def local(moment):
+        return moment.astimezone(auckland).strftime("%a %d %b")
+
+    assert words["unreachable_period"].format(start=local(blocked), end=local(wrote)) in text
+    assert words["unreachable_open"].format(start=local(again)) in text
+    assert local(blocked) != blocked.strftime("%a %d %b")  # their date, not the clinic's
+    # What needs attention comes before the homework and the patient's words.
+    lines = text.splitlines()
+    assert lines[0].startswith("Review: Alex (p-100)")
+    flags, homework = lines.index(words["flags_head"].strip()), lines.index(words["tasks_head"].strip())
+    assert 0 < flags < homework
+    for flag in ("Crisis responses given", "Pushback", "Couldn't be reached"):
+        assert any(line.startswith(f"• {flag}") for line in lines[flags:homework]), flag
+    assert text.index("Pushback") < homework_at(text, words) < text.index("work ran late every night")
+
+
+def homework_at(text, words):
+    return text.index(words["tasks_head"].strip())
+
+
+def _report(**overrides):
+    """One patient's report as data/report.py shapes it, with only what the brief reads."""
+    task = {
+        "id": "thought-record",
+        "title": "Thought record",
+        "active": True,
+        "planned": 4,
+        "done": 1,
+        "partial": 1,
+        "not_done": 1,
+        "no_response": 0,
+        "skipped": 0,
+        "open": 1,
+        "completion_rate": 0.5,
+        "expected_helpfulness": None,
+    }
+    ended = {
+        **task,
+        "id": "walk",
+        "title": "Evening walk",
+        "active": False,
+        "planned": 2,
+        "done": 2,
+        "partial": 0,
+        "not_done": 0,
+        "open": 0,
+        "completion_rate": 1.0,
+    }
+    report = {
+        "patient_id": ALEX,
+        "tasks": [task, ended],
+        "checkins": [],
+        "barriers": [],
+        "resistance": [],
+        "crisis": [],
+        "risk_checks": [],
+        "unreachable_since": None,
+        "unreachable_periods": [],
+        "completion_rate": 0.7,
+        "occurrences": {"planned": 6, "done": 3, "partial": 1, "not_done": 1, "open": 1},
+    }
+    return report | overrides
+
+
+def _brief(report):
+    from bot.desk_parts import PatientRef
+    from bot.desk_review import brief
+
+    now = utcnow()
+    return brief(
+        report,
+        PatientRef(ALEX, "Alex", "Europe/London"),
+        since=now - dt.timedelta(days=14),
+        until=now,
+        basis="default",
+        zone=ZoneInfo("Europe/London"),
+    )
+
+
+def test_the_brief_states_done_of_planned_with_partly_done_as_a_half():
+    text = _brief(_report())
+    words = content()["review"]
+    # 1 done and 1 partly done of 3 settled (the open one isn't counted yet): 1½ of 3, 50%.
+    assert "• Thought record: done 1½ of 3 planned (50%)" in text
+    assert words["task_partial"].format(count=1) in text
+    # A task stopped in the period still shows what it had, and the total adds both up.
+    assert "• Evening walk: done 2 of 2 planned (100%)" + words["task_stopped"] in text
+    assert words["overall"].format(done="3½", planned=5, rate="70%") in text
+    # Nothing to flag: it says so, before the homework.
+    assert text.index(words["no_flags"].strip()) < text.index(words["tasks_head"].strip())
+
+
+def test_a_long_brief_is_shortened_to_one_message_keeping_flags_and_homework():
+    from messaging.rendering import TELEGRAM_TEXT_LIMIT, telegram_length
+
+    long_words = "I kept putting it off because " + "everything felt like too much " * 10
+    at = utcnow().isoformat()
+    report = _report(
+        barriers=[
+            {"category": c, "words": long_words, "plan": long_words, "needs_adjusting": False, "at": at}
+            for c in ("time", "forgot", "privacy", "timing", "too_hard", "unclear", "low_mood", "anxiety")
+            for _ in range(3)
+        ],
+        checkins=[
+            {
+                "task_id": "thought-record",
+                "reported_at": at,
+                "reflection": f"{i} {long_words}",
+                "worksheet": {"situation": long_words, "thought": long_words},
+            }
+            for i in range(8)
+        ],
+        resistance=[{"at": at, "words": "meh"}] * 12,
+        crisis=[{"at": at}] * 9,
+    )
+    text = _brief(report)
+    words = content()["review"]
+    assert telegram_length(text) <= TELEGRAM_TEXT_LIMIT
+    assert text.endswith(words["shortened"])
+    assert "(+7)" in text and "(+4)" in text  # long lists of moments: the latest few, and how many more
+    assert "• Thought record: done 1½ of 3 planned (50%)" in text and "Pushback: 12" in text
+    # The oldest shared reflection goes before the newest.
+    assert "7 I kept putting it off" in text or words["reflections_head"].strip() not in text
+    assert "0 I kept putting it off" not in text

@@ -170,3 +170,13 @@ def test_a_task_still_paused_counts_until_it_stopped(sessions):
     # Nov 20 and Nov 23 come after the pause: not planned; what came before still counts.
     assert (task["planned"], task["done"], task["no_response"], task["open"]) == (8, 3, 1, 0)
     assert task["completion_rate"] == round(3.5 / 8, 3)
+
+
+def test_each_task_has_its_own_weekly_series_for_the_chart(sessions):
+    scenario.seed(sessions)
+    with sessions() as session:
+        [alex] = build_report(session=session, patient_id="p-100", now=NOW)
+        [jo] = build_report(session=session, patient_id="p-200", now=NOW)
+    [task] = alex["tasks"]
+    assert task["weeks"] == alex["weeks"]  # one task: its series is the patient's
+    assert all(t["weeks"] == [] for t in jo["tasks"])  # nothing planned before they link

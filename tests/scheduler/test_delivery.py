@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from data import nudge_log
 from data.care_plans import apply_plan
 from data.db import make_engine, transaction
-from data.models import Assignment, NudgeLog, Patient, SafetyEvent, utcnow
+from data.models import Assignment, NudgeLog, Patient, SafetyEvent, UnreachablePeriod, utcnow
 from data.plan_schema import load_plan
 from messaging.rasa_client import RasaClient
 from scheduler import jobs
@@ -187,7 +187,11 @@ def test_blocked_patient_is_unreachable_and_gets_no_more_nudges(sessions, linked
     )
     assert results == ["unreachable", "skipped"]
     with sessions() as session:
-        assert session.get(Patient, "p-100").unreachable_at is not None
+        blocked = session.get(Patient, "p-100").unreachable_at
+        assert blocked is not None
+        # Kept as a period, open until they write again (tests/data/test_unreachable_periods.py).
+        periods = session.scalars(select(UnreachablePeriod)).all()
+        assert [(p.patient_id, p.started_at, p.ended_at) for p in periods] == [("p-100", blocked, None)]
     assert _statuses(sessions) == ["unreachable"]
 
 
