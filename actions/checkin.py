@@ -33,7 +33,13 @@ from data.timeparse import next_occurrence
 
 log = logging.getLogger(__name__)
 
-_STATUS_BY_INTENT = {"report_done": "done", "report_partial": "partial", "report_not_done": "not_done"}
+_STATUS_BY_INTENT = {
+    "report_done": "done",
+    "report_partial": "partial",
+    "report_not_done": "not_done",
+    # Only ever heard here as the answer to the check-in's question (rules/checkin.yml).
+    "deny": "not_done",
+}
 _SKIP_WORDS = {"skip", "no", "nope", "nothing", "nah", "not really", "no thanks"}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -11,6 +13,16 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import FORM_SLOTS
 
+log = logging.getLogger(__name__)
+
+# A miss: the NLU unsure, or "something else" pressed among the offered meanings.
+MISSES = ("nlu_fallback", "something_else")
+# At most this many meanings are offered, each at least this likely (the NLU's confidence).
+MOST_OFFERED = 3
+LEAST_LIKELY = 0.05
+# What a meaning's button carries besides its intent: marks it as chosen (bot/dialogue.py logs it).
+PICKED = "picked"
+
 
 def misunderstandings_in_a_row(tracker: Tracker) -> int:
     count = 0
@@ -18,14 +30,48 @@ def misunderstandings_in_a_row(tracker: Tracker) -> int:
         if event.get("event") != "user":
             continue
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent != "nlu_fallback":
+        if intent not in MISSES:
             break
         count += 1
     return count
 
 
+def likely_meanings(tracker: Tracker, domain: DomainDict) -> list[str]:
+    """The intents the NLU hesitated between, most likely first, that have plain words to
+    offer them with (utter_meaning_* in the domain); never the fallback itself."""
+    ranking = (tracker.latest_message or {}).get("intent_ranking") or []
+    responses = domain.get("responses") or {}
+    found = []
+    for item in ranking:
+        name = item.get("name")
+        if name in MISSES or f"utter_meaning_{name}" not in responses:
+            continue
+        if float(item.get("confidence") or 0.0) < LEAST_LIKELY:
+            continue
+        found.append(str(name))
+        if len(found) == MOST_OFFERED:
+            break
+    return found
+
+
+def meaning_buttons(meanings: list[str], domain: DomainDict) -> list[dict[str, str]]:
+    responses = domain.get("responses") or {}
+    buttons = [
+        {
+            "title": responses[f"utter_meaning_{name}"][0]["text"],
+            "payload": f"/{name}{json.dumps({PICKED: str(rank)}, separators=(',', ':'))}",
+        }
+        for rank, name in enumerate(meanings, start=1)
+    ]
+    other = responses["utter_meaning_something_else"][0]["text"]
+    return [*buttons, {"title": other, "payload": "/something_else"}]
+
+
 class ActionFallback(Action):
-    """Ask to rephrase once; after two misunderstandings in a row, offer buttons."""
+    """Unsure once: the likely meanings as buttons in plain words, and "something else"
+    (or, with nothing likely, a request to say it another way). A second miss in a row:
+    an honest handover with what the patient can do; later misses alternate two wordings,
+    so the same sentence never comes twice running."""
 
     def name(self) -> str:
         return "action_fallback"
@@ -33,10 +79,18 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        if misunderstandings_in_a_row(tracker) >= 2:
-            dispatcher.utter_message(response="utter_fallback_buttons")
-        else:
+        misses = misunderstandings_in_a_row(tracker)
+        if misses >= 2:
+            handover = "utter_fallback_buttons" if misses % 2 == 0 else "utter_fallback_handover"
+            dispatcher.utter_message(response=handover)
+            return []
+        meanings = likely_meanings(tracker, domain)
+        if not meanings:
             dispatcher.utter_message(response="utter_default")
+            return []
+        # Intent names only, never the words: how often each confusion happens can be counted.
+        log.info("fallback offered meanings: %s", ",".join(meanings))
+        dispatcher.utter_message(response="utter_did_you_mean", buttons=meaning_buttons(meanings, domain))
         return []
 
 

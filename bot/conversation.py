@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 _RASA_PAYLOAD = re.compile(
     r'^/[a-z_]{1,40}(\{"(assignment":"[0-9]{1,18}|(?!assignment")[a-z_]{1,20}":"[A-Za-z0-9_-]{1,24})"\})?$'
 )
+# A meaning chosen among those offered when the NLU was unsure (actions/fallback.py).
+_PICKED = re.compile(r'\{"picked":"[0-9]"\}$')
 # Long messages are kept whole where a flow stores text, but the NLU reads the start.
 NLU_TEXT_LIMIT = 4000
 # An "I'm fine" this soon after a crisis response gets a second, kind check.
@@ -196,6 +198,8 @@ class Conversation:
             # Risk words the lexicon read as negated, figurative or a topic: the NLU,
             # which hears the words but not the "not", may not ask about them.
             extra["bw_crisis_excused"] = "1"
+        if (choice := self._dialogue.typed_choice(patient, text)) is not None:
+            return await self._dialogue.turn(patient, choice, key, bw_typed_choice="1", **extra)
         if len(words) <= NLU_TEXT_LIMIT:
             return await self._dialogue.turn(patient, words or "…", key, **extra)
         # The NLU reads the start; the whole goes along for the flows that keep text.
@@ -233,6 +237,9 @@ class Conversation:
             return [self._linking.consent_prompt(patient)]
         if not _RASA_PAYLOAD.match(data):
             return [Reply(say("button_expired"))]
+        if _PICKED.search(data):
+            # Intent names only: how often each offered meaning is the one meant can be counted.
+            log.info("fallback meaning chosen: %s", data[1:].split("{", 1)[0])
         return await self._dialogue.turn(patient, data, key)
 
     async def on_edit(

@@ -1,11 +1,33 @@
-"""Rasa's part of a turn: the patient's words (or a button's intent) in, its replies out."""
+"""Rasa's part of a turn: the patient's words (or a button's intent) in, its replies out.
+
+A patient who types a button's words rather than tapping it ("2", "yes", "It doesn't feel
+useful") is answering the question as surely as a tap: the button's intent goes to Rasa,
+even after a misunderstanding in between. Only buttons this process just offered to this
+patient count (the last few sets), so nothing can be forged by typing."""
 
 from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
 
 from bot.people import PatientView
 from data.wording import say
 from messaging.rasa_client import RasaClient, RasaUnavailable
-from messaging.rendering import Reply, from_rasa
+from messaging.rendering import Button, Reply, from_rasa
+
+log = logging.getLogger(__name__)
+
+# The question before a misunderstanding and the buttons offered after it.
+BUTTON_SETS_KEPT = 2
+# Patients whose offered buttons are kept; the longest idle are forgotten first.
+PATIENTS_KEPT = 10_000
+# What a typed answer and a button's title are compared on: not case, spaces or end stops.
+_NOISE = re.compile(r"[\s.!?,'\"’“”]+")
+
+
+def _plain(text: str) -> str:
+    return _NOISE.sub(" ", text.casefold()).strip()
 
 
 class RetryLater(Exception):
@@ -19,6 +41,7 @@ class RetryLater(Exception):
 class Dialogue:
     def __init__(self, rasa: RasaClient):
         self._rasa = rasa
+        self._offered: OrderedDict[str, list[tuple[Button, ...]]] = OrderedDict()
 
     async def turn(self, patient: PatientView, text: str, key: str, **extra: str) -> list[Reply]:
         """Rasa's replies; RetryLater when Rasa is down (the channel keeps the message)."""
@@ -27,4 +50,29 @@ class Dialogue:
             messages = await self._rasa.send(patient.sender_id, text, metadata)
         except RasaUnavailable:
             raise RetryLater([Reply(say("unavailable"))]) from None
-        return from_rasa(messages)
+        replies = from_rasa(messages)
+        self._remember(patient.sender_id, replies)
+        return replies
+
+    def typed_choice(self, patient: PatientView, text: str) -> str | None:
+        """The intent of a button just offered to this patient whose words they typed."""
+        typed = _plain(text)
+        if not typed:
+            return None
+        for buttons in reversed(self._offered.get(patient.sender_id, [])):
+            for button in buttons:
+                if _plain(button.title) == typed:
+                    return button.payload
+        return None
+
+    def _remember(self, sender_id: str, replies: list[Reply]) -> None:
+        offered = [
+            tuple(b for b in reply.buttons if b.payload.startswith("/")) for reply in replies if reply.buttons
+        ]
+        offered = [buttons for buttons in offered if buttons]
+        if not offered:
+            return
+        kept = (self._offered.pop(sender_id, []) + offered)[-BUTTON_SETS_KEPT:]
+        self._offered[sender_id] = kept
+        while len(self._offered) > PATIENTS_KEPT:
+            self._offered.popitem(last=False)

@@ -193,6 +193,7 @@ def test_reminders_moved_or_paused_by_the_patient(linked, sessions):
 
 
 def test_buttons_after_two_misunderstandings_in_a_row():
+    # Nothing likely to offer (no ranking): asked to say it another way; see test_fallback_actions.py.
     miss = {"event": "user", "text": "blorp", "parse_data": {"intent": {"name": "nlu_fallback"}}}
     once = tracker("pz-x", "flarp", "nlu_fallback")
     once.events[-1]["parse_data"]["intent"] = {"name": "nlu_fallback"}

@@ -33,6 +33,16 @@ def test_done_is_logged_at_once_with_the_rationale_the_first_time(linked, sessio
     assert responses(messages) == ["utter_checkin_done"]  # the rationale only comes first time
 
 
+def test_a_bare_no_answering_the_check_in_is_logged_as_not_done(linked, sessions):
+    # rules/checkin.yml sends a deny here only right after the check-in's question.
+    events, messages = run(ActionLogCheckin(), tracker(linked["p-100"], "no", "deny"))
+    assert responses(messages)[0] == "utter_checkin_not_done"
+    assert slots_set(events)["checkin_logged"] is True
+    with sessions() as session:
+        [row] = session.scalars(select(CheckIn)).all()
+        assert row.status == "not_done"
+
+
 def test_the_same_message_twice_writes_one_checkin(linked, sessions):
     t = tracker(linked["p-100"], "did it", "report_done")
     run(ActionLogCheckin(), t)

@@ -25,6 +25,7 @@ class RasaStub:
         self.token = token
         self.calls: list[tuple[str, str, dict]] = []  # (sender, intent, entities)
         self.messages: list[dict] = []  # REST channel bodies: sender, message, metadata
+        self.replies: list[dict] = []  # what the REST channel answers each message with
         self.failing = False
         self._lock = threading.Lock()
         stub = self
@@ -42,7 +43,8 @@ class RasaStub:
                         return self._send(401, {"error": "unauthorised"})
                     with stub._lock:
                         stub.messages.append(body)
-                    return self._send(200, [])
+                        replies = [{"recipient_id": body.get("sender"), **r} for r in stub.replies]
+                    return self._send(200, replies)
                 if parse_qs(url.query).get("token") != [stub.token]:
                     return self._send(401, {"status": "failure", "reason": "NotAuthenticated"})
                 if match is None:
@@ -60,7 +62,7 @@ class RasaStub:
                 buttons = [{"title": "Done", "payload": "/report_done"}]
                 self._send(200, {"messages": [{"recipient_id": sender, "text": text, "buttons": buttons}]})
 
-            def _send(self, code: int, payload: dict) -> None:
+            def _send(self, code: int, payload: dict | list) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")

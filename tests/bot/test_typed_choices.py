@@ -1,0 +1,124 @@
+"""A button's words typed rather than tapped are the button: "2" answers the 1-to-5
+question even after a misunderstanding in between; only buttons just offered to this
+patient count, so typing can't forge an intent; and a chosen meaning is logged by its
+intent name, never the words."""
+
+import asyncio
+import logging
+
+from bot.dialogue import Dialogue
+from bot.people import PatientView
+from messaging.rasa_client import RasaClient
+from tests.support.rasa_stub import RasaStub
+
+ALEX = PatientView(id="p-100", sender_id="pz-alex", display_name="Alex", consented=True)
+JO = PatientView(id="p-200", sender_id="pz-jo", display_name="Jo", consented=True)
+EXPECT = {
+    "text": "How much do you expect the walk to help you, from 1 (not at all) to 5 (a lot)?",
+    "buttons": [{"title": str(n), "payload": f'/expect{{"rating":"{n}"}}'} for n in range(1, 6)],
+}
+DID_YOU_MEAN = {
+    "text": "Sorry, I'm not sure I followed. Did you mean:",
+    "buttons": [
+        {"title": "It doesn't feel useful", "payload": '/barrier_not_useful{"picked":"1"}'},
+        {"title": "Something else", "payload": "/something_else"},
+    ],
+}
+
+
+def _turns(rasa: RasaStub, steps):
+    async def scenario():
+        client = RasaClient(rasa.url, rasa.token, timeout=5)
+        dialogue = Dialogue(client)
+        found = []
+        try:
+            for patient, replies, typed in steps:
+                rasa.replies = replies
+                await dialogue.turn(patient, "…", "k")
+                found.append(dialogue.typed_choice(patient, typed))
+        finally:
+            await client.aclose()
+        return found
+
+    return asyncio.run(scenario())
+
+
+def test_a_typed_answer_is_the_button_even_after_a_misunderstanding():
+    with RasaStub() as rasa:
+        found = _turns(
+            rasa,
+            [
+                (ALEX, [EXPECT], " 4! "),  # the question, answered in words
+                (ALEX, [DID_YOU_MEAN], "2"),  # a miss between: the question still stands
+                (ALEX, [DID_YOU_MEAN], "it doesn't feel useful"),  # and the meanings offered
+                (ALEX, [{"text": "Take care."}], "Something else."),  # no buttons: still remembered
+            ],
+        )
+    assert found == [
+        '/expect{"rating":"4"}',
+        '/expect{"rating":"2"}',
+        '/barrier_not_useful{"picked":"1"}',
+        "/something_else",
+    ]
+
+
+def test_only_this_patients_recent_buttons_count():
+    with RasaStub() as rasa:
+        found = _turns(
+            rasa,
+            [
+                (ALEX, [EXPECT], "2 or 3 maybe"),  # not a button's words: the NLU reads it
+                (JO, [{"text": "Hi"}], "3"),  # Alex's buttons are not Jo's
+                (ALEX, [DID_YOU_MEAN], "/expect"),
+                (ALEX, [DID_YOU_MEAN], "1"),  # two sets later, the question has gone
+            ],
+        )
+    assert found == [None, None, None, None]
+
+
+def test_through_the_conversation_typed_words_go_to_rasa_as_the_button_and_a_choice_is_logged(
+    sessions, tmp_path, caplog
+):
+    from pathlib import Path
+
+    from bot.conversation import Conversation, Sender
+    from data.care_plans import apply_plan
+    from data.db import transaction
+    from data.plan_schema import load_plan
+
+    fixtures = Path(__file__).parent.parent / "fixtures"
+    with transaction(sessions) as session:
+        apply_plan(load_plan(fixtures / "plan.yml"), session=session, invite_ttl_days=14)
+    alex = Sender(telegram_user_id=100, chat_id=100)
+    words = "whatever, this is pointless, i dont think it will ever help me"
+
+    async def scenario(rasa):
+        client = RasaClient(rasa.url, rasa.token, timeout=5)
+        conversation = Conversation(
+            sessions=sessions,
+            rasa=client,
+            invite_ttl_days=14,
+            rasa_tracker_url=f"sqlite:///{tmp_path / 't.db'}",
+        )
+        try:
+            await conversation.on_command(alex, "start", "TEST-CODE-100", "k1")
+            rasa.replies = [EXPECT]
+            await conversation.on_button(alex, "bw:consent:yes", "k2")
+            rasa.replies = [DID_YOU_MEAN]
+            await conversation.on_text(alex, words, "k3")
+            await conversation.on_text(alex, "2", "k4")
+            await conversation.on_button(alex, '/barrier_not_useful{"picked":"1"}', "k5")
+        finally:
+            await client.aclose()
+
+    with caplog.at_level(logging.INFO), RasaStub() as rasa:
+        asyncio.run(scenario(rasa))
+        sent = [(m["message"], m.get("metadata", {}).get("bw_typed_choice")) for m in rasa.messages]
+    assert sent[-3:] == [
+        (words, None),
+        ('/expect{"rating":"2"}', "1"),
+        ('/barrier_not_useful{"picked":"1"}', None),
+    ]
+    logged = [r.getMessage() for r in caplog.records]
+    assert "fallback meaning chosen: barrier_not_useful" in logged
+    assert not any("pointless" in line for line in logged)  # never the words
