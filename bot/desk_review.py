@@ -297,6 +297,11 @@ def _task_line(task: dict[str, Any], checkins: list[dict[str, Any]], words: dict
         extras.append(words["task_skipped"].format(count=task["skipped"]))
     if task.get("open"):
         extras.append(words["task_open"].format(count=task["open"]))
+    # Done on their own, not when asked: real work, but not part of the planned count above.
+    done_more = sum(c.get("status") == "done" for c in mine) - int(task.get("done") or 0)
+    partial_more = sum(c.get("status") == "partial" for c in mine) - int(task.get("partial") or 0)
+    if done_more > 0 or partial_more > 0:
+        extras.append(words["task_unplanned"].format(done=max(done_more, 0), partial=max(partial_more, 0)))
     expected = task.get("expected_helpfulness")
     if expected is not None or helped:
         extras.append(

@@ -85,7 +85,7 @@ def test_a_second_miss_hands_over_honestly_and_the_wording_alternates():
         "utter_fallback_handover",
         "utter_fallback_buttons",
     ]
-    assert all(a != b for a, b in zip(said, said[1:]))  # never the same sentence twice running
+    assert all(a != b for a, b in zip(said, said[1:], strict=False))  # never the same sentence twice running
     # "Something else" pressed is a miss too: straight to the handover.
     other = tracker("pz-x", "/something_else", "something_else", history=[MISS])
     assert responses(run(ActionFallback(), other, domain)[1]) == ["utter_fallback_buttons"]

@@ -93,6 +93,8 @@ def test_review_is_a_brief_and_a_png_chart_since_the_last_session(conversation, 
     text = brief.text
     assert text.startswith("Review: Alex (p-100)")
     assert "Thought record" in text  # the task, with its counts
+    # Nothing planned was due yet (the plan started today), but what they did is still shown.
+    assert "done 0 of 0 planned" in text and "outside the planned times: 1 done, 1 partly" in text
     assert "work ran late every night" in text and "do a 2-minute version" in text  # their words, their plan
     assert "writing it down took the heat out of it" in text  # shared
     assert "kept to myself" not in text  # not shared

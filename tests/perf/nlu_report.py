@@ -31,6 +31,9 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import yaml
+
+from actions.fallback import LEAST_LIKELY, MISSES, MOST_OFFERED
 from bot.crisis import detect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +78,28 @@ def scores(rows: list[dict]) -> dict:
     }
 
 
+def offerable() -> set[str]:
+    """The meanings the fallback can offer as buttons (actions/fallback.py): those with words."""
+    domain = yaml.safe_load((ROOT / "rasa_project" / "domain" / "fallback.yml").read_text(encoding="utf-8"))
+    return {k.removeprefix("utter_meaning_") for k in domain["responses"] if k.startswith("utter_meaning_")}
+
+
+def understood_within_one_turn(rows: list[dict]) -> float:
+    """Understood at once, or, where the NLU was unsure, the meaning was among the buttons
+    the fallback offers (actions/fallback.py: up to three likely meanings with words)."""
+    words = offerable()
+    understood = 0
+    for r in rows:
+        if r["predicted"] == r["intent"]:
+            understood += 1
+        elif r["predicted"] == "nlu_fallback":
+            offered = [
+                n for n, c in r.get("ranking", []) if n not in MISSES and n in words and c >= LEAST_LIKELY
+            ]
+            understood += r["intent"] in offered[:MOST_OFFERED]
+    return round(understood / len(rows), 3) if rows else 0.0
+
+
 def crisis_check(rows: list[dict]) -> dict:
     crisis = [r for r in rows if r["intent"] == "crisis"]
     ordinary = [r for r in rows if r["intent"] != "crisis"]
@@ -108,6 +133,8 @@ def main(predictions_file: Path) -> int:
     nlu_sets = {name: sets[name]["predictions"] for name in NLU_SETS if name in sets}
     fresh_sets = {name: sets[name]["predictions"] for name in FRESH_SETS if name in sets}
     report: dict = {name: scores(rows) for name, rows in {**nlu_sets, **fresh_sets}.items()}
+    for name, rows in fresh_sets.items():
+        report[name]["understood_within_one_turn"] = understood_within_one_turn(rows)
     for name, path in FROZEN.items():
         if name not in report and path.exists():
             report[name] = json.loads(path.read_text(encoding="utf-8"))
