@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install run test pytest unit e2e rasa-model crisis-net lint validate rasa-validate rasa-test nlu-predictions nlu-report crisis-bench bench fuzz compose-check model chat clean
+.PHONY: help install run test pytest unit e2e rasa-model crisis-net lint validate rasa-validate rasa-test nlu-predictions nlu-report crisis-bench bench bench-model fuzz compose-check model chat clean
 
 help:
 	@echo "make run    - build what is missing, train if needed, start everything (terminal chat without TELEGRAM_BOT_TOKEN)"
@@ -158,6 +158,12 @@ bench: install
 	$(PY) -m tests.perf.bench_plan
 	$(PY) -m tests.perf.bench_send
 	$(PY) -m tests.perf.bench_dispatch
+
+# Training from scratch and loading the Rasa model (about ten minutes a revision): the
+# working tree, and BEFORE=<rev> too when given. Results in tests/perf/results/model_cost.json.
+bench-model: install
+	$(if $(BEFORE),$(PY) -m tests.perf.bench_model --rev $(BEFORE))
+	$(PY) -m tests.perf.bench_model
 
 clean:
 	rm -rf var rasa_project/.rasa rasa_project/results .pytest_cache
