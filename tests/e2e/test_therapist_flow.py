@@ -1,7 +1,7 @@
 """A therapist's side, end to end through the Bot API test server and the real stack: link,
 invite a patient who then joins from the deep link, assign a task the patient plans, change
-its rationale (the patient is told and plans again), read a review with its chart, export,
-and a forged button that reaches no one (and is audited)."""
+its rationale (the patient is told and plans again), cancel a change part-way, read a
+review with its chart, export, and a forged button that reaches no one (and is audited)."""
 
 from __future__ import annotations
 
@@ -163,6 +163,22 @@ def test_a_therapist_invites_a_patient_who_joins_and_reviews_another(stack):
     )
     _press(api, NEW_PATIENT, nothing, "Nothing comes to mind")
     wait_for_text(api, NEW_PATIENT, seen, "If something does come up")
+
+    # Cancel part-way: a rename started, then Cancel; the task is as it was, and Robin hears nothing.
+    before = len(api.sent(THERAPIST))
+    api.send_text(THERAPIST, f"/tasks {robin}")
+    walk = find(wait_for_text(api, THERAPIST, before, "Walk (running)"), "Walk (running)")
+    _press(api, THERAPIST, walk, "Rename")
+    rename = _latest(api, THERAPIST, "Send the new name")
+    seen = len(api.sent(NEW_PATIENT))
+    _press(api, THERAPIST, rename, "Cancel")
+    wait_for_text(api, THERAPIST, before, say("desk_cancelled"))
+    api.send_text(THERAPIST, "Not a name after all")  # read as nothing under way, not as a name
+    before = len(api.sent(THERAPIST))
+    api.send_text(THERAPIST, f"/tasks {robin}")
+    find(wait_for_text(api, THERAPIST, before, "Walk (running)"), "Walk (running)")
+    assert not any("Not a name after all" in (m["text"] or "") for m in api.sent(THERAPIST))
+    assert len(api.sent(NEW_PATIENT)) == seen
 
     # /patients lists Robin and Alex; a tap on Alex gives the brief and the chart.
     before = len(api.sent(THERAPIST))
