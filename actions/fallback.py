@@ -36,22 +36,24 @@ def misunderstandings_in_a_row(tracker: Tracker) -> int:
     return count
 
 
+def offered_meanings(ranking: list[dict[str, Any]], responses: dict[str, Any]) -> list[str]:
+    """Of the NLU's ranking, the intents offered as buttons: most likely first, likely enough,
+    with plain words to offer them with (utter_meaning_* in the domain), never a miss.
+    Also how tests/perf/nlu_report.py counts a meaning as understood within one turn."""
+    found = [
+        str(item.get("name"))
+        for item in ranking
+        if item.get("name") not in MISSES
+        and f"utter_meaning_{item.get('name')}" in responses
+        and float(item.get("confidence") or 0.0) >= LEAST_LIKELY
+    ]
+    return found[:MOST_OFFERED]
+
+
 def likely_meanings(tracker: Tracker, domain: DomainDict) -> list[str]:
-    """The intents the NLU hesitated between, most likely first, that have plain words to
-    offer them with (utter_meaning_* in the domain); never the fallback itself."""
+    """The meanings the NLU hesitated between on the latest message (offered_meanings)."""
     ranking = (tracker.latest_message or {}).get("intent_ranking") or []
-    responses = domain.get("responses") or {}
-    found = []
-    for item in ranking:
-        name = item.get("name")
-        if name in MISSES or f"utter_meaning_{name}" not in responses:
-            continue
-        if float(item.get("confidence") or 0.0) < LEAST_LIKELY:
-            continue
-        found.append(str(name))
-        if len(found) == MOST_OFFERED:
-            break
-    return found
+    return offered_meanings(ranking, domain.get("responses") or {})
 
 
 def meaning_buttons(meanings: list[str], domain: DomainDict) -> list[dict[str, str]]:

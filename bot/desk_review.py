@@ -191,11 +191,12 @@ def _flags(
 
 def _unreachable(report: dict[str, Any], words: dict[str, Any], zone: ZoneInfo) -> list[str]:
     """Each time they couldn't be reached in the period, in their own time zone's dates."""
+    their_day = _day_format(zone)
     found = report.get("unreachable_periods") or []
     if not found:
         # A report without periods (made before they were kept) still says so when it is now.
         if since := report.get("unreachable_since"):
-            return [words["unreachable"].format(since=_local_day(_parse(since), zone))]
+            return [words["unreachable"].format(since=their_day(_parse(since)))]
         return []
     lines = [words["unreachable_head"].format(count=len(found), zone=zone.key)]
     shown = found[-_LISTED:]
@@ -204,14 +205,14 @@ def _unreachable(report: dict[str, Any], words: dict[str, Any], zone: ZoneInfo) 
     for period in shown:
         start = _parse(period["from"])
         if period.get("until") is None:
-            lines.append(words["unreachable_open"].format(start=_local_day(start, zone)))
+            lines.append(words["unreachable_open"].format(start=their_day(start)))
             continue
         end = _parse(period["until"])
         same_day = start.astimezone(zone).date() == end.astimezone(zone).date()
         lines.append(
             words["unreachable_period"].format(
-                start=_local_day(start, zone, with_time=same_day),
-                end=_local_day(end, zone, with_time=same_day),
+                start=their_day(start, same_day),
+                end=their_day(end, same_day),
             )
         )
     return lines
@@ -401,10 +402,6 @@ def _some(items: list[str]) -> str:
 
 def _titles_of(report: dict[str, Any], task_ids: set[Any]) -> str:
     return ", ".join(t["title"] for t in report["tasks"] if t["id"] in task_ids)
-
-
-def _local_day(moment: dt.datetime, zone: ZoneInfo, with_time: bool = False) -> str:
-    return _day_format(zone)(moment, with_time)
 
 
 def _quote(text: str | None) -> str:

@@ -7,7 +7,6 @@ patient count (the last few sets), so nothing can be forged by typing."""
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import OrderedDict
 
@@ -15,8 +14,6 @@ from bot.people import PatientView
 from data.wording import say
 from messaging.rasa_client import RasaClient, RasaUnavailable
 from messaging.rendering import Button, Reply, from_rasa
-
-log = logging.getLogger(__name__)
 
 # The question before a misunderstanding and the buttons offered after it.
 BUTTON_SETS_KEPT = 2
@@ -67,9 +64,10 @@ class Dialogue:
 
     def _remember(self, sender_id: str, replies: list[Reply]) -> None:
         offered = [
-            tuple(b for b in reply.buttons if b.payload.startswith("/")) for reply in replies if reply.buttons
+            rasa
+            for reply in replies
+            if (rasa := tuple(b for b in reply.buttons if b.payload.startswith("/")))
         ]
-        offered = [buttons for buttons in offered if buttons]
         if not offered:
             return
         kept = (self._offered.pop(sender_id, []) + offered)[-BUTTON_SETS_KEPT:]

@@ -63,8 +63,6 @@ def assign_task(
 # --- changes to a task from the desk: /tasks -------------------------------------------------
 
 CHANGES = ("pause", "resume", "smaller", "end", "rationale", "schedule", "title", "instructions")
-# Changes to what the patient was told: the task is brought to them again, as changed.
-RETOLD = ("smaller", "rationale", "schedule", "title", "instructions")
 
 
 def task_token(therapist_id: str, assignment_id: int) -> str:
@@ -130,8 +128,7 @@ def change_task(
     before = {name: getattr(task, name) for name in wanted}
     for name, value in wanted.items():
         setattr(task, name, value)
-    if change in RETOLD:
-        tasks.retell(task, linked=task.patient.telegram_chat_id is not None)
+    tasks.retell(task, changed=wanted, linked=task.patient.telegram_chat_id is not None)
     actor = audit.therapist_actor(therapist_id)
     task_changes.record(
         session=session, assignment_id=task.id, actor=actor, action=change, before=before, after=wanted

@@ -12,9 +12,6 @@ from data import invites, plan_schema, task_changes, tasks
 from data.models import Assignment, Clinic, Patient, Therapist, utcnow
 from data.plan_schema import CarePlan
 
-# What the patient is told of a task: a change to any of it is told again.
-RETOLD = {"title", "rationale", "instructions", "minutes", "schedule"}
-
 
 def new_sender_id() -> str:
     return "pz-" + secrets.token_hex(12)
@@ -175,8 +172,7 @@ def _apply_patient(
         old = {name: getattr(assignment, name) for name in values}
         _note(changes, f"task {patient.id}/{task.id}", assignment, values, is_new)
         changed = [name for name in values if is_new or old[name] != values[name]]
-        if set(changed) & RETOLD:
-            tasks.retell(assignment, linked=row.telegram_chat_id is not None)
+        tasks.retell(assignment, changed=changed, linked=row.telegram_chat_id is not None)
         if changed:
             session.flush()
             task_changes.record(

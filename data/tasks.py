@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy.orm import Session
 
 from data.models import Assignment, utcnow
@@ -33,8 +35,13 @@ def back_off(*, session: Session, assignment_ids: list[int]) -> None:
             task.backed_off_at = now
 
 
-def retell(task: Assignment, *, linked: bool) -> None:
-    """The task is brought to the patient again in the chat, as changed (data/introductions.py),
-    once they can be reached. A plan's task for someone not yet linked is met at linking."""
-    if task.set_by == "desk" or linked:
+# What the patient is told of a task: a change to any of these is told to them again.
+TOLD = frozenset({"title", "rationale", "instructions", "minutes", "schedule"})
+
+
+def retell(task: Assignment, *, changed: Iterable[str], linked: bool) -> None:
+    """A change to what the patient was told (`changed`: field names) is brought to them
+    again in the chat, as changed (data/introductions.py), once they can be reached. A
+    plan's task for someone not yet linked is met at linking instead."""
+    if TOLD.intersection(changed) and (task.set_by == "desk" or linked):
         task.introduced_at = None

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import yaml
 
-from actions.fallback import LEAST_LIKELY, MISSES, MOST_OFFERED
+from actions.fallback import offered_meanings
 from bot.crisis import detect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,25 +78,17 @@ def scores(rows: list[dict]) -> dict:
     }
 
 
-def offerable() -> set[str]:
-    """The meanings the fallback can offer as buttons (actions/fallback.py): those with words."""
-    domain = yaml.safe_load((ROOT / "rasa_project" / "domain" / "fallback.yml").read_text(encoding="utf-8"))
-    return {k.removeprefix("utter_meaning_") for k in domain["responses"] if k.startswith("utter_meaning_")}
-
-
 def understood_within_one_turn(rows: list[dict]) -> float:
     """Understood at once, or, where the NLU was unsure, the meaning was among the buttons
-    the fallback offers (actions/fallback.py: up to three likely meanings with words)."""
-    words = offerable()
+    the fallback offers (actions/fallback.py, with the domain's words for them)."""
+    domain = yaml.safe_load((ROOT / "rasa_project" / "domain" / "fallback.yml").read_text(encoding="utf-8"))
     understood = 0
     for r in rows:
         if r["predicted"] == r["intent"]:
             understood += 1
         elif r["predicted"] == "nlu_fallback":
-            offered = [
-                n for n, c in r.get("ranking", []) if n not in MISSES and n in words and c >= LEAST_LIKELY
-            ]
-            understood += r["intent"] in offered[:MOST_OFFERED]
+            ranking = [{"name": n, "confidence": c} for n, c in r.get("ranking", [])]
+            understood += r["intent"] in offered_meanings(ranking, domain["responses"])
     return round(understood / len(rows), 3) if rows else 0.0
 
 
