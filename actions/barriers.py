@@ -37,6 +37,11 @@ _STOPWORDS = set(
 )
 
 
+# "Why?" in answer to "did you do it?" (rules/checkin.yml) is doubt about the task itself;
+# idle, the same words are a question about the rationale.
+_READ_AS_BARRIER = {"ask_rationale": "not_useful"}
+
+
 def _content_words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", text.lower())) - _STOPWORDS
 
@@ -64,7 +69,8 @@ class ActionBarrierScript(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         asked = Asked.of(tracker)
-        category = (asked.intent or "").removeprefix("barrier_")
+        intent = asked.intent or ""
+        category = _READ_AS_BARRIER.get(intent, intent.removeprefix("barrier_"))
         if category not in barriers.CATEGORIES:
             dispatcher.utter_message(response="utter_which_obstacle")
             return []

@@ -60,6 +60,16 @@ def test_not_useful_is_met_with_the_rationale(linked):
     assert responses(messages) == ["utter_barrier_ack_not_useful", "utter_rationale"]
 
 
+def test_why_answering_the_check_in_is_doubt_about_the_task(linked):
+    # The rule (rules/checkin.yml) sends "what's the point" answering "did you do it?" here.
+    events, messages = run(
+        ActionBarrierScript(), tracker(linked["p-100"], "what's the point", "ask_rationale")
+    )
+    assert responses(messages) == ["utter_barrier_ack_not_useful", "utter_rationale"]
+    slots = slots_set(events)
+    assert slots["barrier_category"] == "not_useful" and slots["barrier_words"] == "what's the point"
+
+
 def _validate(slots, value, text=None):
     form = ValidateBarrierForm()
     dispatcher = CollectingDispatcher()

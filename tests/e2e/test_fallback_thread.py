@@ -25,12 +25,21 @@ def _said(api, user: int, since: int, count: int, timeout: float = 60) -> list[d
     return api.sent(user)[since:]
 
 
-def _next_reply(api, user: int, words: str) -> list[dict]:
-    """Everything the coach answers `words` with (its first reply, then a moment's grace)."""
+def _next_reply(api, user: int, words: str, quiet: float = 3.0, timeout: float = 60) -> list[dict]:
+    """Everything the coach answers `words` with: its first reply, then whatever follows
+    until it has been quiet a while (a loaded machine can space a turn's replies out, and
+    the next message must not be sent while this turn is still being answered)."""
     before = len(api.sent(user))
     api.send_text(user, words)
-    _said(api, user, before, 1)
-    time.sleep(2.0)  # the rest of the turn's replies follow within moments
+    _said(api, user, before, 1, timeout)
+    deadline = time.monotonic() + timeout
+    seen = len(api.sent(user))
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = len(api.sent(user))
+        if now == seen:
+            break
+        seen = now
     return api.sent(user)[before:]
 
 
@@ -44,12 +53,14 @@ def test_issue_14s_sequence_keeps_the_thread(stack):
     pointless = _next_reply(api, user, "whatever, this is pointless, i dont think it will ever help me")
     assert pointless and not any(SHRUG in (m["text"] or "") for m in pointless)
     # The question still stands: "2", typed, answers it.
-    two = _next_reply(api, user, "2")
-    assert any("It's fine to be unsure" in (m["text"] or "") for m in two)
+    answered = len(api.sent(user))
+    _next_reply(api, user, "2")
+    wait_for(api, user, answered, "It's fine to be unsure")
     assert report(stack, user)["tasks"][0]["expected_helpfulness"] == 2
     _next_reply(api, user, "i did it yesterday actually, it helped a bit")
-    stopped = _next_reply(api, user, "stop")
-    assert any("stop there" in (m["text"] or "") for m in stopped)
+    stopping = len(api.sent(user))
+    _next_reply(api, user, "stop")
+    wait_for(api, user, stopping, "stop there")
     said = [m["text"] for m in api.sent(user)[before:] if m.get("text")]
     assert all(a != b for a, b in zip(said, said[1:], strict=False)), said
 
@@ -84,3 +95,25 @@ def test_unsure_offers_the_likely_meanings_and_a_tap_goes_on_as_understood(stack
     assert after and not any("Did you mean" in t or SHRUG in t for t in after)
     logs = stack.bot_log.read_text(errors="replace")
     assert "fallback meaning chosen: " in logs and UNSURE not in logs
+
+
+def test_a_practical_question_is_answered_and_the_ratings_go_on(stack):
+    """Homework questions (the ResponseSelector's answers): idle, and in the middle of the
+    ratings after a check-in, where the question asked before it is asked again."""
+    api = stack.api
+    [user] = enrol(stack, 731980, 1)
+    before = len(api.sent(user))
+    api.send_text(user, "what if i miss a day")
+    wait_for(api, user, before, "Missing a day is fine")
+    before = len(api.sent(user))
+    api.send_text(user, "i did my thought record")
+    asked = wait_for(api, user, before, "How helpful was it")
+    before = len(api.sent(user))
+    api.send_text(user, "will my therapist see this")
+    wait_for(api, user, before, "Your therapist and their clinic see")
+    again = _said(api, user, before, 2)[-1]
+    assert again["text"] == asked["text"] and _titles(again) == _titles(asked) == list("12345")
+
+
+def _titles(message: dict) -> list[str]:
+    return [b["text"] for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
