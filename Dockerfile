@@ -1,5 +1,5 @@
 # The application image: bot (with the scheduler), action server, migrations, CLI.
-# Rasa runs from the official rasa/rasa image; see docker-compose.yml.
+# Rasa runs from the official rasa/rasa image with the sentence encoder added (Dockerfile.rasa).
 # The base image is pinned by digest (the tag's multi-platform index), so a rebuilt or
 # replaced tag cannot change what we build on. Docker Hub was not reachable when this was
 # written; the digest is the one public sources agree on for python:3.10.13-slim, which

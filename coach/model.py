@@ -11,7 +11,7 @@ from pathlib import Path
 
 from coach.paths import MODEL_CACHE, RASA_PROJECT, ROOT, rasa_bin
 
-INPUTS = ("config.yml", "domain", "data")
+INPUTS = ("config.yml", "domain", "data", "components")
 
 
 def rasa_env() -> dict[str, str]:
@@ -20,6 +20,9 @@ def rasa_env() -> dict[str, str]:
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("PYTHONWARNINGS", "ignore")
+    # The NLU's sentence embeddings (rasa_project/components) read messages with the crisis
+    # net's encoder, bot/crisis/encoder.py, from the repository.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 
 
@@ -29,8 +32,9 @@ def input_hash() -> str:
     for name in INPUTS:
         path = RASA_PROJECT / name
         files += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    # A different Rasa build is a different model, even with the same data.
-    files.append(ROOT / "requirements" / "rasa.lock")
+    # A different Rasa build, or other encoder weights, is a different model with the same data.
+    files += [ROOT / "requirements" / "rasa.lock", ROOT / "requirements" / "rasa-encoder.lock"]
+    files.append(ROOT / "bot" / "crisis" / "encoder.py")
     for path in files:
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(b"\0")

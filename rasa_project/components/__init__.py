@@ -1,0 +1,1 @@
+"""Bridgework's own Rasa components (named in config.yml by module path)."""
