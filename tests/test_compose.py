@@ -82,9 +82,9 @@ def test_rasa_runs_with_the_nlus_sentence_encoder(config):
         build = config["services"][name]["build"]
         assert Path(build["dockerfile"]).name == "Dockerfile.rasa", name
     dockerfile = (ROOT / "Dockerfile.rasa").read_text()
-    assert dockerfile.splitlines()[
-        [line.startswith("FROM") for line in dockerfile.splitlines()].index(True)
-    ] == ("FROM rasa/rasa:3.6.21-full")
+    assert next(line for line in dockerfile.splitlines() if line.startswith("FROM")) == (
+        "FROM rasa/rasa:3.6.21-full"
+    )
     assert "--require-hashes --no-deps -r /tmp/rasa-encoder.lock" in dockerfile
     assert (
         "COPY bot/crisis /opt/bridgework/bot/crisis" in dockerfile

@@ -3,9 +3,9 @@
 The count-vector features know the words of the training data; people write with
 others ("it went clean out of my head", "nowhere in this flat is mine"). A
 pretrained sentence encoder places a message near the training examples that mean
-the same, so DIET hears meaning as well as words. The encoder is the crisis net's
-(bot/crisis/encoder.py: numpy alone, weights from the package index, nothing
-fetched), so both nets read messages the same way.
+the same, so the intent classifier (config.yml) hears meaning as well as words.
+The encoder is the crisis net's (bot/crisis/encoder.py: numpy alone, weights from
+the package index, nothing fetched), so both nets read messages the same way.
 
 Sentence-level features only; the sequence (per-token) features stay the count
 vectors'. `scale` weighs them against the sparse counts for a linear classifier
