@@ -8,9 +8,9 @@ The encoder is the crisis net's (bot/crisis/encoder.py: numpy alone, weights fro
 the package index, nothing fetched), so both nets read messages the same way.
 
 Sentence-level features only; the sequence (per-token) features stay the count
-vectors'. `scale` weighs them against the sparse counts for a linear classifier
-(the unit-length vectors' numbers are small beside word counts): chosen on the
-NLU's held-out sets, never on a fresh one.
+vectors'. The vectors are unit length, as the intent classifier's weighted counts
+are (components/weighted_intent_classifier.py); `scale` (default 1) would weigh
+them against other features.
 """
 
 from __future__ import annotations

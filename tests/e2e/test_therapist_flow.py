@@ -155,7 +155,8 @@ def test_a_therapist_invites_a_patient_who_joins_and_reviews_another(stack):
     api.send_text(THERAPIST, "Robin, walking first and feeling like it second is how the low days shift.")
     _latest(api, THERAPIST, "Your patient will be told in the chat, with your new words")
     wait_for_text(api, NEW_PATIENT, seen, "Your therapist has changed your task: Walk", timeout=90)
-    assert any("how the low days shift" in m["text"] for m in api.sent(NEW_PATIENT)[seen:])
+    # The new words follow in a message of their own (the reply is split at its blank line).
+    wait_for_text(api, NEW_PATIENT, seen, "Why, in their words: Robin, walking first", timeout=30)
     find(wait_for_text(api, NEW_PATIENT, seen, "When in your day will you do it"), "When in your day")
     api.send_text(NEW_PATIENT, "probably 8pm after dinner")
     wait_for_text(api, NEW_PATIENT, seen, "I'll remind you about it at 20:00")
