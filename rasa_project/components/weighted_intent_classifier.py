@@ -36,13 +36,14 @@ WEIGHTS_FILE = "idf.npy"
 def rarity(counts: csr_matrix) -> np.ndarray:
     """Smoothed inverse document frequency of each column (as scikit-learn's tf-idf)."""
     documents = counts.shape[0]
-    frequency = np.bincount(counts.indices, minlength=counts.shape[1])
+    frequency = np.asarray((counts > 0).sum(axis=0)).ravel()
     return np.log((1.0 + documents) / (1.0 + frequency)) + 1.0
 
 
 def weighted(counts: csr_matrix, idf: np.ndarray) -> csr_matrix:
     damped = counts.astype(np.float64).tocsr(copy=True)
-    damped.data = 1.0 + np.log(np.maximum(damped.data, 1e-12))
+    damped.eliminate_zeros()  # a stored zero is no occurrence: log would make it a large negative
+    damped.data = 1.0 + np.log(damped.data)
     return normalize(damped @ diags(idf), norm="l2", axis=1).tocsr()
 
 

@@ -136,13 +136,14 @@ def main(predictions_file: Path) -> int:
     report: dict = {name: scores(rows) for name, rows in {**nlu_sets, **fresh_sets}.items()}
     for name, rows in fresh_sets.items():
         report[name]["understood_within_one_turn"] = understood_within_one_turn(rows)
+    scored_now = set(fresh_sets)
     first = {
         name: json.loads(path.read_text(encoding="utf-8"))
         for name, path in FIRST_SCORED.items()
         if path.exists()
     }
     for name, kept in first.items():
-        if name not in report:
+        if name not in scored_now:
             report[name] = kept
             fresh_sets[name] = []
     pooled = [row for rows in nlu_sets.values() for row in rows]
@@ -177,7 +178,7 @@ def main(predictions_file: Path) -> int:
         print(f"  confused {c['true']} -> {c['predicted']}: {c['count']}")
     for name in fresh_sets:
         print(fresh_summary(name, report[name]))
-        if name in first and first[name] is not report[name]:
+        if name in first and name in scored_now:
             print(f"  first scored on {first[name]['model'].split()[0]}: " + fresh_summary(name, first[name]))
         for c in report[name]["confusions"][:6]:
             print(f"  [{name}] confused {c['true']} -> {c['predicted']}: {c['count']}")
