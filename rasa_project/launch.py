@@ -17,10 +17,12 @@ def main() -> None:
     token = os.environ.get("RASA_TOKEN", "").strip()
     if not token:
         sys.exit("RASA_TOKEN is not set: Rasa's HTTP API must not run without a token.")
-    if "--auth-token" in sys.argv:
+    if any(arg.startswith("--auth-token") for arg in sys.argv):
         sys.exit("Give the token in RASA_TOKEN, not on the command line.")
     # Changes this process's argument list only; /proc/PID/cmdline keeps what was run.
-    sys.argv = ["rasa", *sys.argv[1:], "--auth-token", token]
+    # One word, `--auth-token=TOKEN`: a token may begin with "-" (one in 64 that
+    # secrets.token_urlsafe makes does), which argparse would read as a flag of its own.
+    sys.argv = ["rasa", *sys.argv[1:], f"--auth-token={token}"]
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -74,8 +74,10 @@ def stack(tmp_path_factory):
         database_url=f"sqlite:///{tmp / 'app.db'}",
         rasa_tracker_url=f"sqlite:///{tmp / 'tracker.db'}",
         rasa_url=f"http://127.0.0.1:{_free_port()}",
-        rasa_token=SecretStr(secrets.token_urlsafe(24)),
-        action_server_token=SecretStr(secrets.token_urlsafe(24)),
+        # Both begin with "-", as one token in 64 from secrets.token_urlsafe does: Rasa's
+        # argument parser once read such a token as a flag and would not start.
+        rasa_token=SecretStr("-" + secrets.token_urlsafe(24)),
+        action_server_token=SecretStr("-" + secrets.token_urlsafe(24)),
         action_server_url=f"http://127.0.0.1:{_free_port()}/webhook",
         log_level="DEBUG",  # the most a log could ever say; tests check it says nothing private
     )
