@@ -2,11 +2,14 @@
 
 A patient who types a button's words rather than tapping it ("2", "yes", "It doesn't feel
 useful") is answering the question as surely as a tap: the button's intent goes to Rasa,
-even after a misunderstanding in between. Only buttons this process just offered to this
-patient count (the last few sets), so nothing can be forged by typing."""
+even after a misunderstanding in between. A whole number typed inside a button's span
+("7" where the buttons read "5-6", "7-8") is that button, carrying the number typed. Only
+buttons this process just offered to this patient count (the last few sets), so nothing can
+be forged by typing."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import OrderedDict
 
@@ -21,10 +24,29 @@ BUTTON_SETS_KEPT = 2
 PATIENTS_KEPT = 10_000
 # What a typed answer and a button's title are compared on: not case, spaces or end stops.
 _NOISE = re.compile(r"[\s.!?,'\"’“”]+")
+# A button's title that names a span of numbers: "1-2", "9–10".
+_SPAN = re.compile(r"(\d+) ?[-–] ?(\d+)")
 
 
 def _plain(text: str) -> str:
     return _NOISE.sub(" ", text.casefold()).strip()
+
+
+def _within_span(typed: str, button: Button) -> str | None:
+    """The button's payload with `typed` as its one value, if `typed` is a whole number
+    inside the span its title names; else None."""
+    span = _SPAN.fullmatch(_plain(button.title))
+    if span is None or not typed.isdigit() or not int(span[1]) <= int(typed) <= int(span[2]):
+        return None
+    intent, brace, rest = button.payload.partition("{")
+    try:
+        values = json.loads(brace + rest) if brace else {}
+    except ValueError:
+        return None
+    if not isinstance(values, dict) or len(values) != 1:
+        return None  # which value the number stands for would be a guess
+    (name,) = values
+    return f"{intent}{json.dumps({name: str(int(typed))}, separators=(',', ':'))}"
 
 
 class RetryLater(Exception):
@@ -60,6 +82,9 @@ class Dialogue:
             for button in buttons:
                 if _plain(button.title) == typed:
                     return button.payload
+            for button in buttons:
+                if (payload := _within_span(typed, button)) is not None:
+                    return payload
         return None
 
     def _remember(self, sender_id: str, replies: list[Reply]) -> None:

@@ -17,6 +17,13 @@ EXPECT = {
     "text": "How much do you expect the walk to help you, from 1 (not at all) to 5 (a lot)?",
     "buttons": [{"title": str(n), "payload": f'/expect{{"rating":"{n}"}}'} for n in range(1, 6)],
 }
+RULER = {
+    "text": "How important is working on this to you, from 0 (not at all) to 10 (very)?",
+    "buttons": [
+        {"title": "0", "payload": '/importance{"rating":"0"}'},
+        *({"title": f"{n - 1}-{n}", "payload": f'/importance{{"rating":"{n}"}}'} for n in range(2, 11, 2)),
+    ],
+}
 DID_YOU_MEAN = {
     "text": "Sorry, I'm not sure I followed. Did you mean:",
     "buttons": [
@@ -59,6 +66,33 @@ def test_a_typed_answer_is_the_button_even_after_a_misunderstanding():
         '/expect{"rating":"2"}',
         '/barrier_not_useful{"picked":"1"}',
         "/something_else",
+    ]
+
+
+def test_a_number_typed_inside_a_buttons_span_is_that_button_carrying_the_number():
+    with RasaStub() as rasa:
+        found = _turns(
+            rasa,
+            [
+                (ALEX, [RULER], "7"),  # inside "7-8": the 7 typed, not the button's 8
+                (ALEX, [RULER], " 1. "),
+                (ALEX, [RULER], "10"),
+                (ALEX, [RULER], "0"),  # a button's own words
+                (ALEX, [RULER], "11"),  # outside every span: the NLU reads it
+                (ALEX, [RULER], "7 or 8"),
+                (ALEX, [EXPECT, DID_YOU_MEAN], "2"),  # the 1-to-5 question is newer
+                (ALEX, [RULER, DID_YOU_MEAN], "2"),  # and now the ruler, after a miss
+            ],
+        )
+    assert found == [
+        '/importance{"rating":"7"}',
+        '/importance{"rating":"1"}',
+        '/importance{"rating":"10"}',
+        '/importance{"rating":"0"}',
+        None,
+        None,
+        '/expect{"rating":"2"}',
+        '/importance{"rating":"2"}',
     ]
 
 

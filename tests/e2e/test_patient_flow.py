@@ -205,6 +205,17 @@ def test_pushback_is_met_with_reflection_not_the_task(stack):
     assert alex["tasks"][0]["backed_off_at"] is not None
 
 
+def test_a_number_typed_at_the_ruler_is_the_answer_not_a_misunderstanding(stack):
+    api = stack.api
+    before = len(api.sent(PATIENT))
+    api.send_text(PATIENT, "there's no point")
+    wait_for_text(api, PATIENT, before, "how important is working on this")
+    api.send_text(PATIENT, "7")  # the buttons read "5-6", "7-8": a 7 typed is heard as 7
+    replies = wait_for_text(api, PATIENT, before, "You picked 7, not 0")
+    misunderstood = ("utter_did_you_mean", "utter_default", "utter_fallback_handover")
+    assert not any(has_response(t, key) for t in texts(replies) for key in misunderstood)
+
+
 def test_a_thought_record_in_the_chat_survives_a_break(stack):
     api = stack.api
     before = len(api.sent(PATIENT))
