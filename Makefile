@@ -19,7 +19,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # with the crisis net's sentence encoder (bot/crisis/encoder.py).
 RASA_PATH := PYTHONPATH=$(CURDIR):$(CURDIR)/rasa_project
 
-.PHONY: help install run test pytest unit e2e rasa-model crisis-net lint validate rasa-validate rasa-test nlu-predictions nlu-report crisis-bench bench bench-model fuzz compose-check model chat clean
+.PHONY: help install run test pytest unit e2e rasa-model crisis-net lint validate rasa-validate rasa-test rasa-components nlu-predictions nlu-report crisis-bench bench bench-model fuzz compose-check model chat clean
 
 help:
 	@echo "make run    - build what is missing, train if needed, start everything (terminal chat without TELEGRAM_BOT_TOKEN)"
@@ -93,6 +93,10 @@ lint: $(VENV)/.installed
 rasa-validate: $(RASA_VENV)/.installed
 	cd rasa_project && $(RASA_PATH) ../$(RASA) data validate --domain domain --data data --config config.yml
 
+# The project's own Rasa components (rasa_project/components), tested in Rasa's environment.
+rasa-components: $(RASA_VENV)/.installed
+	$(RASA_PATH) $(RASA_PY) -m unittest discover -s tests/rasa_venv -t tests/rasa_venv
+
 rasa-test: model
 	cd rasa_project && $(RASA_PATH) ../$(RASA) test core --model "$$(../$(PY) -m coach.model --quiet)" \
 		--stories tests --fail-on-prediction-errors --out ../var/rasa-test-results
@@ -150,7 +154,7 @@ fuzz: model
 # servers and timers, so this fits on two cores. Each step's output is printed whole when it
 # ends (--output-sync).
 test:
-	$(MAKE) --no-print-directory -j4 --output-sync=target e2e unit rasa-test nlu-report crisis-bench validate
+	$(MAKE) --no-print-directory -j4 --output-sync=target e2e unit rasa-test nlu-report crisis-bench validate rasa-components
 
 # The crisis nets (lexicon, classifier, NLU, and the three answers the product gives) on
 # every crisis set, per set and per category; fails if a message of the set the nets

@@ -16,6 +16,9 @@ from data.migrate import upgrade
 from tests.support.tcp_proxy import TcpProxy
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# Tests of the project's Rasa components: they need Rasa, so they run in its environment
+# (`make rasa-components`), never here.
+collect_ignore = ["rasa_venv"]
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
