@@ -104,7 +104,7 @@ class Conversation:
         self._sessions = sessions
         self._flood = FloodGuard(limit=flood_limit)
         self._invite_ttl_days = invite_ttl_days
-        self._dialogue = Dialogue(rasa)
+        self._dialogue = Dialogue(rasa, rasa_tracker_url)
         self.care = CrisisCare(sessions=sessions, rasa=rasa)
         # What /forget leaves to clear outside our database; the bot's loop runs its retries.
         self.erasures = Erasures(sessions=sessions, tracker_url=rasa_tracker_url, clear_chat=clear_chat)
@@ -198,7 +198,7 @@ class Conversation:
             # Risk words the lexicon read as negated, figurative or a topic: the NLU,
             # which hears the words but not the "not", may not ask about them.
             extra["bw_crisis_excused"] = "1"
-        if (choice := self._dialogue.typed_choice(patient, text)) is not None:
+        if (choice := await self._dialogue.typed_choice(patient, text)) is not None:
             return await self._dialogue.turn(patient, choice, key, bw_typed_choice="1", **extra)
         if len(words) <= NLU_TEXT_LIMIT:
             return await self._dialogue.turn(patient, words or "…", key, **extra)

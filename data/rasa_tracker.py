@@ -37,6 +37,7 @@ _events = Table(
     MetaData(),
     Column("id", Integer),
     Column("sender_id", String(255)),
+    Column("type_name", String(255)),
     Column("data", Text),
     Column("timestamp", Float),
 )
@@ -55,7 +56,7 @@ def erase_conversation(tracker_url: str, sender_id: str) -> int:
 
 def read_conversation(tracker_url: str, sender_id: str) -> list[dict[str, Any]]:
     """Every event Rasa holds for this sender, oldest first, as Rasa serialised it."""
-    engine = _reader(tracker_url)
+    engine = reader(tracker_url)
     if engine is None:
         return []
     try:
@@ -70,7 +71,27 @@ def read_conversation(tracker_url: str, sender_id: str) -> list[dict[str, Any]]:
         engine.dispose()
 
 
-def _reader(tracker_url: str) -> Engine | None:
+# The events a reader of the conversation's latest turns needs: what was said, and where a
+# new session began.
+_TURN_EVENTS = ("user", "bot", "session_started")
+
+
+def latest_turn_events(reader: Engine, sender_id: str, limit: int) -> list[dict[str, Any]]:
+    """This sender's newest `limit` user, bot and session-start events, newest first (none
+    while Rasa has not made its table yet)."""
+    with reader.connect() as connection:
+        if not inspect(connection).has_table("events"):
+            return []
+        rows = connection.execute(
+            select(_events.c.data)
+            .where(_events.c.sender_id == sender_id, _events.c.type_name.in_(_TURN_EVENTS))
+            .order_by(_events.c.id.desc())
+            .limit(limit)
+        )
+        return [json.loads(data) for (data,) in rows if data]
+
+
+def reader(tracker_url: str) -> Engine | None:
     """An engine that only reads Rasa's store: a SQLite file is opened read-only (not created
     if missing, its journal mode left as it is), a PostgreSQL session is read-only."""
     url = make_url(normalise_url(tracker_url))

@@ -1,14 +1,19 @@
 """A button's words typed rather than tapped are the button: "2" answers the 1-to-5
-question even after a misunderstanding in between; only buttons just offered to this
-patient count, so typing can't forge an intent; and a chosen meaning is logged by its
-intent name, never the words."""
+question even after a misunderstanding in between, and whether a turn or the scheduler
+asked it; only buttons Rasa offered this patient count (read from its tracker store, on
+SQLite and PostgreSQL), so typing can't forge an intent; a question left behind a new
+session or a scheduler's message is no longer answered; and a chosen meaning is logged by
+its intent name, never the words."""
 
 import asyncio
 import logging
 
-from bot.dialogue import Dialogue
+import pytest
+
+from bot.dialogue import Dialogue, open_button_sets
 from bot.people import PatientView
 from messaging.rasa_client import RasaClient
+from tests.support import rasa_store
 from tests.support.rasa_stub import RasaStub
 
 ALEX = PatientView(id="p-100", sender_id="pz-alex", display_name="Alex", consented=True)
@@ -33,16 +38,28 @@ DID_YOU_MEAN = {
 }
 
 
+@pytest.fixture
+def tracker_url(db_url) -> str:
+    return db_url  # Rasa's events table, beside the application's (SQLite and PostgreSQL)
+
+
 def _turns(rasa: RasaStub, steps):
+    """Each step: a turn in words that Rasa answers with `replies` (or, with "scheduler",
+    a message the scheduler had Rasa send), then what `typed` would be taken for."""
+
     async def scenario():
         client = RasaClient(rasa.url, rasa.token, timeout=5)
-        dialogue = Dialogue(client)
+        dialogue = Dialogue(client, rasa.tracker_url or "sqlite:///nowhere/tracker.db")
         found = []
         try:
             for patient, replies, typed in steps:
-                rasa.replies = replies
-                await dialogue.turn(patient, "…", "k")
-                found.append(dialogue.typed_choice(patient, typed))
+                if patient == "scheduler":
+                    rasa.trigger_replies = replies
+                    await client.trigger_intent(ALEX.sender_id, "EXTERNAL_new_task", {"task_id": "t1"})
+                else:
+                    rasa.replies = replies
+                    await dialogue.turn(patient, "…", "k")
+                found.append(await dialogue.typed_choice(ALEX if patient == "scheduler" else patient, typed))
         finally:
             await client.aclose()
         return found
@@ -50,15 +67,15 @@ def _turns(rasa: RasaStub, steps):
     return asyncio.run(scenario())
 
 
-def test_a_typed_answer_is_the_button_even_after_a_misunderstanding():
-    with RasaStub() as rasa:
+def test_a_typed_answer_is_the_button_even_after_a_misunderstanding(tracker_url):
+    with RasaStub(tracker_url=tracker_url) as rasa:
         found = _turns(
             rasa,
             [
                 (ALEX, [EXPECT], " 4! "),  # the question, answered in words
                 (ALEX, [DID_YOU_MEAN], "2"),  # a miss between: the question still stands
                 (ALEX, [DID_YOU_MEAN], "it doesn't feel useful"),  # and the meanings offered
-                (ALEX, [{"text": "Take care."}], "Something else."),  # no buttons: still remembered
+                (ALEX, [{"text": "Take care."}], "Something else."),  # no buttons: still open
             ],
         )
     assert found == [
@@ -69,8 +86,8 @@ def test_a_typed_answer_is_the_button_even_after_a_misunderstanding():
     ]
 
 
-def test_a_number_typed_inside_a_buttons_span_is_that_button_carrying_the_number():
-    with RasaStub() as rasa:
+def test_a_number_typed_inside_a_buttons_span_is_that_button_carrying_the_number(tracker_url):
+    with RasaStub(tracker_url=tracker_url) as rasa:
         found = _turns(
             rasa,
             [
@@ -96,8 +113,8 @@ def test_a_number_typed_inside_a_buttons_span_is_that_button_carrying_the_number
     ]
 
 
-def test_only_this_patients_recent_buttons_count():
-    with RasaStub() as rasa:
+def test_only_this_patients_recent_buttons_count(tracker_url):
+    with RasaStub(tracker_url=tracker_url) as rasa:
         found = _turns(
             rasa,
             [
@@ -108,6 +125,43 @@ def test_only_this_patients_recent_buttons_count():
             ],
         )
     assert found == [None, None, None, None]
+
+
+def test_a_question_the_scheduler_asked_is_answered_by_typing_and_ends_the_ones_before(tracker_url):
+    checkin = {"text": "Did you do the walk?", "buttons": [{"title": "Done", "payload": "/report_done"}]}
+    with RasaStub(tracker_url=tracker_url) as rasa:
+        found = _turns(
+            rasa,
+            [
+                (ALEX, [RULER], "7"),
+                ("scheduler", [checkin], "7"),  # a new thread: the ruler before it is not open
+                (ALEX, [DID_YOU_MEAN], "done!"),  # the check-in's own answer, after a miss
+                ("scheduler", [EXPECT], "3"),  # a new task's question, sent by the scheduler
+            ],
+        )
+    assert found == ['/importance{"rating":"7"}', None, "/report_done", '/expect{"rating":"3"}']
+
+
+def test_nothing_from_before_a_new_session_is_open():
+    session_start = {"event": "session_started", "timestamp": 0}
+    older = rasa_store.bot("How much do you expect it to help?", buttons=EXPECT["buttons"])
+    newest_first = [rasa_store.bot("Welcome back."), session_start, older]
+    assert open_button_sets(newest_first) == []
+    assert len(open_button_sets([rasa_store.user("hmm", "nlu_fallback"), older])) == 1
+
+
+def test_an_unreadable_tracker_store_leaves_the_words_to_the_nlu(tmp_path):
+    async def scenario(url: str):
+        client = RasaClient("http://127.0.0.1:9", "t", timeout=1)
+        try:
+            return await Dialogue(client, url).typed_choice(ALEX, "2")
+        finally:
+            await client.aclose()
+
+    nowhere = "postgresql+psycopg://postgres@127.0.0.1:9/none"  # nothing listens on port 9
+    assert asyncio.run(scenario(nowhere)) is None
+    assert asyncio.run(scenario(f"sqlite:///{tmp_path / 'not-yet.db'}")) is None  # Rasa wrote none yet
+    assert not (tmp_path / "not-yet.db").exists()  # and none is made
 
 
 def test_through_the_conversation_typed_words_go_to_rasa_as_the_button_and_a_choice_is_logged(
@@ -145,7 +199,7 @@ def test_through_the_conversation_typed_words_go_to_rasa_as_the_button_and_a_cho
         finally:
             await client.aclose()
 
-    with caplog.at_level(logging.INFO), RasaStub() as rasa:
+    with caplog.at_level(logging.INFO), RasaStub(tracker_url=f"sqlite:///{tmp_path / 't.db'}") as rasa:
         asyncio.run(scenario(rasa))
         sent = [(m["message"], m.get("metadata", {}).get("bw_typed_choice")) for m in rasa.messages]
     assert sent[-3:] == [

@@ -26,7 +26,7 @@ events = Table(
 )
 
 
-def user(text: str, intent: str, *, entities: list[dict] | None = None, **metadata: Any) -> dict:
+def user(text: str | None, intent: str, *, entities: list[dict] | None = None, **metadata: Any) -> dict:
     return {
         "event": "user",
         "timestamp": time.time(),
@@ -45,9 +45,10 @@ def user(text: str, intent: str, *, entities: list[dict] | None = None, **metada
     }
 
 
-def bot(text: str, *buttons: str) -> dict:
+def bot(text: str, *titles: str, buttons: list[dict] | None = None) -> dict:
+    """Words with buttons: each title's payload its intent, or the `buttons` given whole."""
     data = {"elements": None, "quick_replies": None, "attachment": None, "image": None, "custom": None}
-    data["buttons"] = [{"title": b, "payload": f"/{b.lower()}"} for b in buttons] or None
+    data["buttons"] = buttons or [{"title": b, "payload": f"/{b.lower()}"} for b in titles] or None
     return {"event": "bot", "timestamp": time.time(), "metadata": {}, "text": text, "data": data}
 
 
