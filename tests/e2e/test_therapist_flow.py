@@ -125,7 +125,9 @@ def test_a_therapist_invites_a_patient_who_joins_and_reviews_another(stack):
         "How much do you expect",
     )
     assert any("lifts mood before the motivation comes" in m["text"] for m in api.sent(NEW_PATIENT)[seen:])
-    _press(api, NEW_PATIENT, expect, "4")
+    assert [b["text"] for row in expect["reply_markup"]["inline_keyboard"] for b in row][3] == "4"
+    # Typed, not pressed: the scheduler asked, and a typed button's words answer it all the same.
+    api.send_text(NEW_PATIENT, "4")
     when = find(wait_for_text(api, NEW_PATIENT, seen, "When in your day will you do it"), "When in your day")
     _press(api, NEW_PATIENT, when, "Evening, 19:30")
     find(wait_for_text(api, NEW_PATIENT, seen, "what might get in the way"), "what might get in the way")
