@@ -169,6 +169,7 @@ bench: install
 	$(PY) -m tests.perf.bench_plan
 	$(PY) -m tests.perf.bench_send
 	$(PY) -m tests.perf.bench_dispatch
+	$(PY) -m tests.perf.bench_typed_choice
 
 # Training from scratch and loading the Rasa model (about ten minutes a revision): the
 # working tree, and BEFORE=<rev> too when given. Results in tests/perf/results/model_cost.json.
