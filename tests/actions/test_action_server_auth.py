@@ -1,7 +1,6 @@
 """The action server answers only Rasa: every call but the health check needs the token."""
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -11,14 +10,9 @@ from pydantic import SecretStr
 
 from coach.processes import Stack, actions_health_url, start_actions, wait_until_up
 from data.settings import Settings
+from tests.support.ports import port_for_a_server
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # A real call Rasa would make: run "action_carry_on" (it changes nothing) for a sender.
@@ -37,7 +31,7 @@ def action_server(tmp_path_factory):
     settings = Settings(
         _env_file=None,
         database_url=f"sqlite:///{tmp_path_factory.mktemp('auth') / 'app.db'}",
-        action_server_url=f"http://127.0.0.1:{_free_port()}/webhook",
+        action_server_url=f"http://127.0.0.1:{port_for_a_server()}/webhook",
         action_server_token=SecretStr(token),
     )
     stack = Stack()

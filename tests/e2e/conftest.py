@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -31,17 +30,12 @@ from data.migrate import upgrade
 from data.plan_schema import load_plan
 from data.settings import Settings
 from tests.support.botapi_server import FakeBotApi
+from tests.support.ports import port_for_a_server
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 ROOT = Path(__file__).parents[2]
 # Telegram-shaped, and obviously not real.
 BOT_TOKEN = "123456789:AAtest-token-for-the-loopback-server0"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -73,12 +67,12 @@ def stack(tmp_path_factory):
         _env_file=None,
         database_url=f"sqlite:///{tmp / 'app.db'}",
         rasa_tracker_url=f"sqlite:///{tmp / 'tracker.db'}",
-        rasa_url=f"http://127.0.0.1:{_free_port()}",
+        rasa_url=f"http://127.0.0.1:{port_for_a_server()}",
         # Both begin with "-", as one token in 64 from secrets.token_urlsafe does: Rasa's
         # argument parser once read such a token as a flag and would not start.
         rasa_token=SecretStr("-" + secrets.token_urlsafe(24)),
         action_server_token=SecretStr("-" + secrets.token_urlsafe(24)),
-        action_server_url=f"http://127.0.0.1:{_free_port()}/webhook",
+        action_server_url=f"http://127.0.0.1:{port_for_a_server()}/webhook",
         log_level="DEBUG",  # the most a log could ever say; tests check it says nothing private
     )
     upgrade(settings.database_url)

@@ -16,8 +16,9 @@ import yaml
 from data.db import make_engine, make_sessionmaker, transaction
 from data.models import Patient, utcnow
 from data.wording import RISK_ANSWERS, content, say
-from tests.e2e.conftest import BOT_TOKEN, ROOT, Running, _free_port
+from tests.e2e.conftest import BOT_TOKEN, ROOT, Running
 from tests.support.botapi_server import FakeBotApi
+from tests.support.ports import port_for_a_server
 
 pytestmark = pytest.mark.e2e
 
@@ -222,7 +223,7 @@ def without_rasa(stack, tmp_path_factory):
         "TELEGRAM_API_BASE_URL": api.base_url,
         "DATABASE_URL": settings.database_url,
         "RASA_TRACKER_URL": stack.settings.rasa_tracker_url,
-        "RASA_URL": f"http://127.0.0.1:{_free_port()}",
+        "RASA_URL": f"http://127.0.0.1:{port_for_a_server()}",
         "RASA_TOKEN": "unused",
         "ACTION_SERVER_URL": stack.settings.action_server_url,
         "LOG_LEVEL": "DEBUG",
