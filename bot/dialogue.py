@@ -47,7 +47,8 @@ def _within_span(typed: str, button: Button) -> str | None:
     """The button's payload with `typed` as its one value, if `typed` is a whole number
     inside the span its title names; else None."""
     span = _SPAN.fullmatch(_plain(button.title))
-    if span is None or not typed.isdigit() or not int(span[1]) <= int(typed) <= int(span[2]):
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    if span is None or not typed.isdecimal() or not int(span[1]) <= int(typed) <= int(span[2]):
         return None
     intent, brace, rest = button.payload.partition("{")
     try:

@@ -29,6 +29,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from data.db import make_engine, normalise_url
 
@@ -78,17 +79,20 @@ _TURN_EVENTS = ("user", "bot", "session_started")
 
 def latest_turn_events(reader: Engine, sender_id: str, limit: int) -> list[dict[str, Any]]:
     """This sender's newest `limit` user, bot and session-start events, newest first (none
-    while Rasa has not made its table yet)."""
-    with reader.connect() as connection:
-        if not inspect(connection).has_table("events"):
+    while Rasa has not made its table yet). One query: it runs on every typed message."""
+    try:
+        with reader.connect() as connection:
+            rows = connection.execute(
+                select(_events.c.data)
+                .where(_events.c.sender_id == sender_id, _events.c.type_name.in_(_TURN_EVENTS))
+                .order_by(_events.c.id.desc())
+                .limit(limit)
+            ).all()
+    except SQLAlchemyError:
+        if not inspect(reader).has_table("events"):
             return []
-        rows = connection.execute(
-            select(_events.c.data)
-            .where(_events.c.sender_id == sender_id, _events.c.type_name.in_(_TURN_EVENTS))
-            .order_by(_events.c.id.desc())
-            .limit(limit)
-        )
-        return [json.loads(data) for (data,) in rows if data]
+        raise
+    return [json.loads(data) for (data,) in rows if data]
 
 
 def reader(tracker_url: str) -> Engine | None:

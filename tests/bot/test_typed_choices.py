@@ -7,6 +7,7 @@ its intent name, never the words."""
 
 import asyncio
 import logging
+import sqlite3
 
 import pytest
 
@@ -97,6 +98,7 @@ def test_a_number_typed_inside_a_buttons_span_is_that_button_carrying_the_number
                 (ALEX, [RULER], "0"),  # a button's own words
                 (ALEX, [RULER], "11"),  # outside every span: the NLU reads it
                 (ALEX, [RULER], "7 or 8"),
+                (ALEX, [RULER], "²"),  # a digit, but not a number: the NLU reads it
                 (ALEX, [EXPECT, DID_YOU_MEAN], "2"),  # the 1-to-5 question is newer
                 (ALEX, [RULER, DID_YOU_MEAN], "2"),  # and now the ruler, after a miss
             ],
@@ -106,6 +108,7 @@ def test_a_number_typed_inside_a_buttons_span_is_that_button_carrying_the_number
         '/importance{"rating":"1"}',
         '/importance{"rating":"10"}',
         '/importance{"rating":"0"}',
+        None,
         None,
         None,
         '/expect{"rating":"2"}',
@@ -150,7 +153,7 @@ def test_nothing_from_before_a_new_session_is_open():
     assert len(open_button_sets([rasa_store.user("hmm", "nlu_fallback"), older])) == 1
 
 
-def test_an_unreadable_tracker_store_leaves_the_words_to_the_nlu(tmp_path):
+def test_an_unreadable_tracker_store_leaves_the_words_to_the_nlu(tmp_path, caplog):
     async def scenario(url: str):
         client = RasaClient("http://127.0.0.1:9", "t", timeout=1)
         try:
@@ -162,6 +165,13 @@ def test_an_unreadable_tracker_store_leaves_the_words_to_the_nlu(tmp_path):
     assert asyncio.run(scenario(nowhere)) is None
     assert asyncio.run(scenario(f"sqlite:///{tmp_path / 'not-yet.db'}")) is None  # Rasa wrote none yet
     assert not (tmp_path / "not-yet.db").exists()  # and none is made
+    warned = "Rasa's tracker store could not be read for typed answers"
+    assert warned in caplog.text  # the store that can't be reached is said in the log
+    caplog.clear()
+    with sqlite3.connect(tmp_path / "empty.db") as connection:
+        connection.execute("create table other (id integer)")  # a file, but not Rasa's table yet
+    assert asyncio.run(scenario(f"sqlite:///{tmp_path / 'empty.db'}")) is None
+    assert warned not in caplog.text  # nothing wrong: Rasa has not started yet
 
 
 def test_through_the_conversation_typed_words_go_to_rasa_as_the_button_and_a_choice_is_logged(

@@ -27,7 +27,6 @@ class RasaStub:
     def __init__(self, token: str = "stub-token", tracker_url: str | None = None):
         self.token = token
         self.tracker_url = tracker_url
-        self.understood = "nlu_fallback"  # the intent a message in words is recorded with
         self.trigger_replies: list[dict] | None = None  # what trigger_intent answers, if not the default
         self.calls: list[tuple[str, str, dict]] = []  # (sender, intent, entities)
         self.messages: list[dict] = []  # REST channel bodies: sender, message, metadata
@@ -51,7 +50,8 @@ class RasaStub:
                         stub.messages.append(body)
                         replies = [{"recipient_id": body.get("sender"), **r} for r in stub.replies]
                         words = str(body.get("message") or "")
-                        intent = words[1:].split("{", 1)[0] if words.startswith("/") else stub.understood
+                        # A message in words is recorded as the NLU unsure of it.
+                        intent = words[1:].split("{", 1)[0] if words.startswith("/") else "nlu_fallback"
                         stub._record(str(body.get("sender")), words, intent, replies)
                     return self._send(200, replies)
                 if parse_qs(url.query).get("token") != [stub.token]:
